@@ -1,0 +1,188 @@
+"""`journeys` command line: generate sample data, run one date, run the demo."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from jobs.config import Config, ConfigError, load_config
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="journeys", description="Customer-journey pipeline on Spark.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="YAML config file (default: config/journeys.yaml)")
+    common.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", parents=[common], help="write synthetic raw sources with ground truth",
+                       epilog="example: journeys generate --customers 2000 --days 7 --seed 42 --out data/raw")
+    g.add_argument("--customers", type=int, default=2000)
+    g.add_argument("--days", type=int, default=7)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--start", type=_date, default=date(2026, 1, 5), help="first event date")
+    g.add_argument("--out", required=True, help="folder to write <source>/arrival_date=.../ into")
+
+    r = sub.add_parser("run", parents=[common], help="normalize one arrival date into the warehouse",
+                       epilog="example: JOURNEYS_PII_KEY=... journeys run --date 2026-01-05")
+    r.add_argument("--date", type=_date, required=True, help="arrival date to process (YYYY-MM-DD)")
+
+    d = sub.add_parser("demo", parents=[common], help="generate sample data and run every date of it",
+                       epilog="example: journeys demo --customers 500 --days 3")
+    d.add_argument("--customers", type=int, default=2000)
+    d.add_argument("--days", type=int, default=7)
+    d.add_argument("--seed", type=int, default=42)
+    return p
+
+
+def _require_java() -> None:
+    if not shutil.which("java"):
+        raise UsageError("Java 17 or newer is needed for Spark and was not found on PATH: run `bash scripts/setup.sh`")
+
+
+def _raw_root(config: Config) -> Path:
+    parents = {Path(getattr(config.sources, n).path).parent for n in type(config.sources).model_fields}
+    if len(parents) != 1:
+        raise UsageError("demo needs all sources under one raw folder (sources.*.path share a parent)")
+    return parents.pop()
+
+
+def _arrival_dates(config: Config) -> list[date]:
+    found = set()
+    for name in type(config.sources).model_fields:
+        root = Path(getattr(config.sources, name).path)
+        for folder in root.glob("arrival_date=*"):
+            found.add(date.fromisoformat(folder.name.split("=", 1)[1]))
+    return sorted(found)
+
+
+def _print_run(result, quiet: bool) -> None:
+    if quiet:
+        return
+    print(f"\nrun {result.run_id}  ({result.seconds:.1f} s)")
+    print(f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'late':>8}  balanced")
+    for r in [*result.sources, result.totals]:
+        print(f"  {r.source:<15}{r.rows_in:>10}{r.rows_out:>10}{r.rows_quarantined:>13}{r.rows_duplicate:>11}"
+              f"{r.rows_late:>8}  {'yes' if r.is_balanced else 'NO'}")
+    reasons = result.totals.quarantine_by_reason
+    if reasons:
+        print("  quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    for r in result.sources:
+        for w in r.warnings:
+            print(f"  warning [{r.source}]: {w}")
+
+
+def _run_dict(result) -> dict:
+    return {
+        "run_id": result.run_id, "run_date": result.run_date.isoformat(), "seconds": round(result.seconds, 2),
+        "sources": [{"source": r.source, "rows_in": r.rows_in, "rows_out": r.rows_out,
+                     "rows_quarantined": r.rows_quarantined, "rows_duplicate": r.rows_duplicate,
+                     "rows_late": r.rows_late, "is_balanced": r.is_balanced,
+                     "quarantine_by_reason": r.quarantine_by_reason, "warnings": r.warnings}
+                    for r in result.sources],
+    }
+
+
+def cmd_generate(args, config: Config) -> dict:
+    from jobs.generator import generate
+
+    t0 = time.monotonic()
+    summary = generate(args.out, customers=args.customers, days=args.days, seed=args.seed, start_date=args.start)
+    seconds = time.monotonic() - t0
+    if not args.quiet and not args.json:
+        print(f"wrote synthetic sources to {Path(args.out).resolve()} in {seconds:.1f} s")
+        print(json.dumps(summary.get("totals", summary), indent=2, default=str)[:2000])
+    return {"out": str(Path(args.out).resolve()), "seconds": round(seconds, 2), "summary": summary}
+
+
+def _run_dates(config: Config, dates: list[date], demo: bool, quiet: bool, as_json: bool) -> list[dict]:
+    from jobs.normalize.pii import resolve_key
+    from jobs.pipeline import run_date
+    from jobs.spark_session import get_spark
+
+    _require_java()
+    key = resolve_key(config.pii.key_env, config.pii.min_key_length, allow_demo=demo,
+                      airflow_conn_id=config.pii.airflow_conn_id)
+    spark = get_spark(config)
+    out = []
+    for day in dates:
+        if not quiet and not as_json:
+            print(f"normalizing arrival date {day} ...", flush=True)
+        result = run_date(spark, config, day, key)
+        _print_run(result, quiet or as_json)
+        out.append(_run_dict(result))
+    return out
+
+
+def cmd_run(args, config: Config) -> dict:
+    src_dates = _arrival_dates(config)
+    if args.date not in src_dates:
+        raise UsageError(f"no raw data for {args.date} in any source folder; dates present: "
+                         f"{', '.join(d.isoformat() for d in src_dates[:10]) or 'none'}"
+                         f"{' ...' if len(src_dates) > 10 else ''}")
+    return {"runs": _run_dates(config, [args.date], demo=False, quiet=args.quiet, as_json=args.json)}
+
+
+def cmd_demo(args, config: Config) -> dict:
+    raw = _raw_root(config)
+    if raw.exists():
+        shutil.rmtree(raw)
+    warehouse = Path(config.warehouse)
+    if warehouse.exists():
+        shutil.rmtree(warehouse)
+    t0 = time.monotonic()
+    args.out, args.start = str(raw), date(2026, 1, 5)
+    gen = cmd_generate(args, config)
+    runs = _run_dates(config, _arrival_dates(config), demo=True, quiet=args.quiet, as_json=args.json)
+    seconds = time.monotonic() - t0
+    if not args.quiet and not args.json:
+        print(f"\ndemo finished in {seconds:.0f} s: {len(runs)} arrival dates")
+        print(f"  raw sources:  {raw}")
+        print(f"  tables:       {warehouse}/<table>/  (events, quarantine, crm_customers, pipeline_runs)")
+        print(f"  validation:   {warehouse}/_validation/data_docs/index.html")
+    return {"generate": gen, "runs": runs, "seconds": round(seconds, 1), "warehouse": str(warehouse)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        handler = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo}[args.command]
+        result = handler(args, config)
+    except (ConfigError, UsageError) as exc:
+        print(f"journeys: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a failed run: one clear line, details in the log above
+        from jobs.normalize.pii import MissingPiiKey
+
+        code = EXIT_USAGE if isinstance(exc, MissingPiiKey) else EXIT_FAILED
+        print(f"journeys: {args.command} failed: {exc}", file=sys.stderr)
+        return code
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

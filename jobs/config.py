@@ -1,0 +1,191 @@
+"""Typed, validated pipeline configuration loaded from one YAML file.
+
+Every path, time zone, window and threshold the jobs use comes from here, so a
+deployment changes behaviour by editing YAML, never code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "journeys.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, reported as one line naming the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class SourceConfig(_Strict):
+    path: str = Field(description="fsspec URI of the source's raw zone; holds arrival_date=YYYY-MM-DD/ folders")
+    format: Literal["ndjson", "csv", "parquet"] = Field(description="ndjson, csv or parquet")
+    timezone: str = Field("UTC", description="zone of timestamps written without an offset")
+    delimiter: str = Field(",", description="field separator of csv files")
+    column_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="contract column -> column name in the source file (bring-your-own exports)",
+    )
+    contract: str | None = Field(None, description="raw contract name; defaults by source and format")
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, v: str) -> str:
+        if len(v) != 1:
+            raise ValueError("must be a single character")
+        return v
+
+
+class SourcesConfig(_Strict):
+    clickstream: SourceConfig
+    crm_customers: SourceConfig
+    crm_activities: SourceConfig
+    calls: SourceConfig
+
+
+class PiiConfig(_Strict):
+    key_env: str = Field("JOURNEYS_PII_KEY", description="environment variable holding the HMAC key")
+    airflow_conn_id: str | None = Field(
+        "journeys_pii", description="Airflow connection whose password is the key (used inside Airflow)"
+    )
+    min_key_length: int = Field(16, ge=8, description="shortest key accepted")
+    default_country_code: str = Field("1", pattern=r"^[1-9]\d{0,2}$", description="country code for phones written without one")
+    national_number_length: int = Field(10, ge=4, le=14, description="digits of a national number without trunk prefix")
+    trunk_prefix: str = Field("", pattern=r"^\d?$", description="national trunk prefix to drop (\"0\" in the UK or Germany)")
+
+
+class WindowsConfig(_Strict):
+    max_lateness_days: int = Field(3, ge=0, description="events older than this vs their arrival are quarantined")
+    future_tolerance_minutes: int = Field(
+        10, ge=0, description="corrected event time may lead received_at by this much"
+    )
+    clock_skew_tolerance_seconds: int = Field(
+        60, ge=0, description="device clocks further off than this (sent_at vs received_at) are corrected"
+    )
+    session_gap_minutes: int = Field(30, ge=1, description="inactivity that ends a session (journey step)")
+    journey_timeout_days: int = Field(30, ge=1, description="inactivity that ends a journey (journey step)")
+
+
+class QualityConfig(_Strict):
+    max_bad_fraction: float = Field(0.05, gt=0, lt=1, description="critical checks fail above this share of bad rows")
+    enforce: bool = Field(True, description="a critical validation failure stops the run; false only records it")
+    min_event_date: date = Field(date(2000, 1, 1), description="earlier timestamps are quarantined as out of range")
+    max_record_bytes: int = Field(1_000_000, ge=1024, description="longer raw lines are quarantined")
+
+
+class SparkConfig(_Strict):
+    master: str = Field("local[*]", description="Spark master when not started by spark-submit")
+    app_name: str = Field("customer-journeys", description="Spark application name")
+    shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions")
+    driver_memory: str = Field("2g", pattern=r"^\d+[kmgKMG]$", description="spark.driver.memory (local mode)")
+    conf: dict[str, str] = Field(default_factory=dict, description="any other Spark settings")
+
+
+class Config(_Strict):
+    warehouse: str = Field(description="root URI of the output tables")
+    reporting_timezone: str = Field("UTC", description="zone that defines *_date columns")
+    sources: SourcesConfig
+    pii: PiiConfig = PiiConfig()
+    windows: WindowsConfig = WindowsConfig()
+    quality: QualityConfig = QualityConfig()
+    spark: SparkConfig = SparkConfig()
+    base_dir: str = Field("", exclude=True, description="directory relative paths resolve against")
+
+    _tz = field_validator("reporting_timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_paths(cls, data):
+        # Relative paths mean "relative to the config file", so a config works from any cwd.
+        if not isinstance(data, dict):
+            return data
+        base = Path(data.get("base_dir") or ".")
+        data = dict(data)
+        if isinstance(data.get("warehouse"), str):
+            data["warehouse"] = _resolve(data["warehouse"], base)
+        if isinstance(data.get("sources"), dict):
+            data["sources"] = {
+                name: ({**src, "path": _resolve(src["path"], base)}
+                       if isinstance(src, dict) and isinstance(src.get("path"), str) else src)
+                for name, src in data["sources"].items()
+            }
+        return data
+
+    def digest(self) -> str:
+        """Short hash of the effective settings, recorded with every run."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def with_overrides(self, **changes) -> "Config":
+        data = self.model_dump(mode="json")
+        _deep_update(data, changes)
+        return Config.model_validate({**data, "base_dir": self.base_dir})
+
+
+def _resolve(uri: str, base: Path) -> str:
+    if "://" in uri or uri.startswith("/"):
+        return uri
+    return str((base / uri).resolve())
+
+
+def _deep_update(target: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = value
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(root)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting"
+    elif err["type"] == "missing":
+        msg = "required setting is missing"
+    got = err.get("input")
+    shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+    more = len(exc.errors()) - 1
+    tail = f"; {more} more problem(s)" if more > 0 else ""
+    return f"{key}: {msg}{shown}{tail}"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate a config file; raise ConfigError with one readable line."""
+    cfg_path = Path(path) if path else DEFAULT_CONFIG_PATH
+    if not cfg_path.is_file():
+        raise ConfigError(f"config file not found: {cfg_path}")
+    try:
+        raw = yaml.safe_load(cfg_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{cfg_path}: not valid YAML{where}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{cfg_path}: top level must be a mapping of settings")
+    if "base_dir" in raw:
+        raise ConfigError("base_dir: unknown setting")
+    try:
+        return Config.model_validate({**raw, "base_dir": str(cfg_path.resolve().parent)})
+    except ValidationError as exc:
+        raise ConfigError(f"{cfg_path.name}: {_first_error_line(exc)}") from None

@@ -1,0 +1,1 @@
+"""Normalize step: raw rows -> canonical events, quarantine and counted duplicates."""

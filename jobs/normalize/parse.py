@@ -1,0 +1,222 @@
+"""Raw lines -> one text column per contract column, plus the first structural problem.
+
+Input frames hold `source_file`, `source_line`, `value` (the raw line) and `raw_bytes`.
+Output frames add one string column per contract column (null when absent or empty),
+`_extras` (fields outside the contract, kept as text so schema drift loses nothing),
+`_json` (JSON-typed columns as maps; NDJSON only) and `_problem`, a struct(code, detail) or null.
+Everything is built-in Spark SQL; nothing here runs Python per row.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.contracts import Contract
+
+PROBLEM = "_problem"
+EXTRAS = "_extras"
+
+_QUOTED_FIELD = r'"(?:[^"]|"")*"'
+
+
+def problem(code: str, detail: Column | str) -> Column:
+    detail_col = F.lit(detail) if isinstance(detail, str) else detail
+    return F.struct(F.lit(code).alias("code"), detail_col.alias("detail"))
+
+
+def first_problem(*candidates: tuple[Column, Column], prior: Column | None = None) -> Column:
+    """`prior` if set, else the first (condition, problem) whose condition holds, else null.
+
+    `prior` is referenced once on purpose: repeating it would copy its whole expression
+    tree into every later check and make plans grow exponentially."""
+    whens = [F.when(cond, prob) for cond, prob in candidates]
+    return F.coalesce(*([prior] if prior is not None else []), *whens)
+
+
+def line_checks(value: Column, raw_bytes: Column, max_record_bytes: int) -> list[tuple[Column, Column]]:
+    return [
+        (~F.is_valid_utf8(value), problem("INVALID_ENCODING", "line is not valid UTF-8")),
+        (F.instr(value, "\u0000") > 0, problem("NUL_BYTE", "line contains a NUL byte")),
+        (raw_bytes > max_record_bytes,
+         problem("RECORD_TOO_LARGE", F.format_string(f"line is %d bytes, limit {max_record_bytes}", raw_bytes))),
+    ]
+
+
+def strip_bom(value: Column) -> Column:
+    return F.regexp_replace(value, "^\ufeff", "")
+
+
+def _blank_to_null(text: Column) -> Column:
+    trimmed = F.trim(text)
+    return F.when(trimmed != "", trimmed)
+
+
+def drop_blank_lines(lines: DataFrame) -> DataFrame:
+    """Whitespace-only lines carry no record (trailing newlines); they are not rows."""
+    return lines.where(F.length(F.trim(F.col("value"))) > 0)
+
+
+# ---------------------------------------------------------------- NDJSON
+
+
+def parse_json_lines(lines: DataFrame, contract: Contract, max_record_bytes: int) -> DataFrame:
+    value = strip_bom(F.col("value"))
+    pre = first_problem(*line_checks(F.col("value"), F.col("raw_bytes"), max_record_bytes))
+    df = lines.withColumn("_pre", pre).withColumn(
+        "_top",
+        F.when(F.col("_pre").isNull(), F.try_variant_get(F.try_parse_json(value), "$", "map<string,variant>")),
+    )
+    known = contract.column_names
+    columns, type_checks = {}, []
+    json_maps = {}
+    for col in contract.columns:
+        item = F.col("_top").getItem(col.name)
+        kind = F.schema_of_variant(item)
+        is_nested = kind.startswith("OBJECT") | kind.startswith("ARRAY")
+        if col.type == "json":
+            json_maps[col.name] = F.try_variant_get(item, "$", "map<string,string>")
+            columns[col.name] = F.to_json(item)
+            type_checks.append((
+                item.isNotNull() & ~kind.startswith("OBJECT") & (kind != "VOID"),
+                problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} must be a JSON object, got "), F.lower(kind))),
+            ))
+            continue
+        columns[col.name] = _blank_to_null(F.try_variant_get(item, "$", "string"))
+        type_checks.append((
+            is_nested,
+            problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} must be a {col.type}, got "),
+                                             F.lower(F.regexp_extract(kind, r"^(\w+)", 1)))),
+        ))
+        if col.type in ("integer", "double"):
+            type_checks.append((
+                kind == "STRING",
+                problem("INVALID_TYPE", f"{col.name} must be a JSON number, got a string"),
+            ))
+    extras = F.transform_values(
+        F.map_filter(F.col("_top"), lambda k, v: ~k.isin(known)),
+        lambda k, v: F.try_variant_get(v, "$", "string"),
+    )
+    structural = first_problem(
+        (F.col("_top").isNull(), problem("MALFORMED_JSON", "line is not a JSON object")),
+        *type_checks,
+        prior=F.col("_pre"),
+    )
+    out = df.select(
+        "source_file", "source_line", "value", "raw_bytes",
+        *[c.alias(name) for name, c in columns.items()],
+        F.coalesce(extras, F.create_map().cast("map<string,string>")).alias(EXTRAS),
+        *([F.struct(*[m.alias(n) for n, m in json_maps.items()]).alias("_json")] if json_maps else []),
+        structural.alias(PROBLEM),
+    )
+    return out
+
+
+# ---------------------------------------------------------------- CSV
+
+
+@dataclass(frozen=True)
+class CsvHeader:
+    """The parsed header of one or more files sharing it."""
+    names: tuple[str, ...]            # contract names after column_mapping, in file order
+    files: tuple[str, ...]
+
+    def index(self, name: str) -> int | None:
+        return self.names.index(name) if name in self.names else None
+
+
+def read_header(line: str, delimiter: str, mapping: dict[str, str]) -> tuple[str, ...]:
+    """Header names as contract names: BOM stripped, trimmed, lower-cased, mapped."""
+    reverse = {src.strip().lower(): dst for dst, src in mapping.items()}
+    fields = next(csv.reader([line.lstrip("\ufeff")], delimiter=delimiter), [])
+    names = []
+    for raw in fields:
+        name = raw.strip().lower()
+        names.append(reverse.get(name, name))
+    return tuple(names)
+
+
+def group_headers(header_lines: list[tuple[str, str]], delimiter: str, mapping: dict[str, str]) -> list[CsvHeader]:
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for source_file, line in sorted(header_lines):
+        groups.setdefault(read_header(line, delimiter, mapping), []).append(source_file)
+    return [CsvHeader(names, tuple(files)) for names, files in groups.items()]
+
+
+def _field_count(value: Column, delimiter: str) -> Column:
+    unquoted = F.regexp_replace(value, _QUOTED_FIELD, "Q")
+    return F.size(F.split(unquoted, re.escape(delimiter), -1))
+
+
+def parse_csv_lines(lines: DataFrame, header: CsvHeader, contract: Contract, delimiter: str,
+                    max_record_bytes: int) -> DataFrame:
+    """Parse the data lines of the files in one header group (header lines excluded by the caller)."""
+    width = len(header.names)
+    value = strip_bom(F.col("value"))
+    schema = ", ".join(f"_c{i} string" for i in range(width + 1))
+    parsed = F.from_csv(value, schema, {"sep": delimiter, "quote": '"', "escape": '"', "mode": "PERMISSIVE"})
+    df = lines.where(F.col("source_file").isin(list(header.files))).withColumn("_p", parsed)
+
+    missing = [c.name for c in contract.columns if c.required and header.index(c.name) is None]
+    n_fields = _field_count(value, delimiter)
+    structural = first_problem(
+        *line_checks(F.col("value"), F.col("raw_bytes"), max_record_bytes),
+        (F.lit(bool(missing)), problem("MISSING_COLUMN", f"file header lacks required column(s): {', '.join(missing)}")),
+        ((F.length(value) - F.length(F.regexp_replace(value, '"', ""))) % 2 == 1,
+         problem("MALFORMED_CSV", "unbalanced double quote")),
+        (n_fields != width,
+         problem("WRONG_COLUMN_COUNT", F.format_string(f"%d fields, header has {width}", n_fields))),
+    )
+    columns = []
+    for col in contract.columns:
+        idx = header.index(col.name)
+        text = _blank_to_null(F.col(f"_p._c{idx}")) if idx is not None else F.lit(None).cast("string")
+        columns.append(text.alias(col.name))
+    extra_names = [(i, n) for i, n in enumerate(header.names) if n not in contract.column_names]
+    extras = (
+        F.create_map(*[x for i, n in extra_names for x in (F.lit(n), _blank_to_null(F.col(f"_p._c{i}")))])
+        if extra_names else F.create_map().cast("map<string,string>")
+    )
+    return df.select(
+        "source_file", "source_line", "value", "raw_bytes",
+        *columns,
+        extras.alias(EXTRAS),
+        structural.alias(PROBLEM),
+    )
+
+
+# ---------------------------------------------------------------- Parquet exports
+
+
+def parse_table_rows(rows: DataFrame, contract: Contract, mapping: dict[str, str]) -> DataFrame:
+    """Rows of a columnar export (already in a frame) -> the same staged shape as text sources."""
+    reverse = {src.lower(): dst for dst, src in mapping.items()}
+    data_cols = [c for c in rows.columns if c not in ("source_file", "source_line")]
+    renamed = {c: reverse.get(c.lower(), c.lower()) for c in data_cols}
+
+    def as_text(c: str) -> Column:
+        dtype = dict(rows.dtypes)[c]
+        if dtype.startswith(("struct", "array", "map")):
+            return F.to_json(F.col(f"`{c}`"))
+        return F.col(f"`{c}`").cast("string")
+
+    value = F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_cols]))
+    by_name = {renamed[c]: c for c in data_cols}
+    columns = [
+        (_blank_to_null(as_text(by_name[col.name])) if col.name in by_name else F.lit(None).cast("string")).alias(col.name)
+        for col in contract.columns
+    ]
+    extra = [c for c in data_cols if renamed[c] not in contract.column_names]
+    extras = (F.create_map(*[x for c in extra for x in (F.lit(renamed[c]), as_text(c))])
+              if extra else F.create_map().cast("map<string,string>"))
+    missing = [c.name for c in contract.columns if c.required and c.name not in by_name]
+    structural = first_problem(
+        (F.lit(bool(missing)), problem("MISSING_COLUMN", f"export lacks required column(s): {', '.join(missing)}")),
+    )
+    return rows.select(
+        "source_file", "source_line", value.alias("value"), F.octet_length(value).cast("long").alias("raw_bytes"),
+        *columns, extras.alias(EXTRAS), structural.alias(PROBLEM),
+    )

@@ -1,0 +1,85 @@
+"""Staged text columns -> typed columns, with the contract's checks deciding each row's fate.
+
+After `apply_contract`, each contract column holds its typed value (null where the text
+could not be read) and `_problem` holds the first failing check in catalog order.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.contracts import Contract
+from jobs.normalize.parse import PROBLEM, first_problem, problem
+
+_OFFSET = r"(?i)(z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_INTEGER = r"^[+-]?[0-9]{1,10}$"
+_DOUBLE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+def parse_timestamp(text: Column, source_tz: str) -> Column:
+    """UTC timestamp from ISO-8601 (offset or naive in source_tz) or epoch seconds/millis; else null."""
+    t = F.trim(text)
+    iso_offset = F.regexp_replace(t, r"(?i)([+-][0-9]{2})([0-9]{2})$", "$1:$2")
+    return (
+        F.when(t.rlike(r"^[0-9]{13}$"), F.timestamp_millis(t.cast("long")))
+        .when(t.rlike(r"^[0-9]{10}$"), F.timestamp_seconds(t.cast("long")))
+        .when(t.rlike(_OFFSET) & t.rlike(r"^[0-9]{4}-"), iso_offset.try_cast("timestamp"))
+        .when(t.rlike(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+              F.to_utc_timestamp(t.try_cast("timestamp"), source_tz))
+    )
+
+
+def apply_contract(staged: DataFrame, contract: Contract, source_tz: str,
+                   min_ts: datetime, max_ts: datetime) -> DataFrame:
+    """Type every contract column and record the first failing check in `_problem`."""
+    missing, types, stamps, ranges, values = [], [], [], [], []
+    typed: dict[str, Column] = {}
+    for col in contract.columns:
+        text = F.col(col.name)
+        if col.required:
+            missing.append((text.isNull(), problem("MISSING_REQUIRED_FIELD", f"{col.name} is missing")))
+        if col.type == "integer":
+            value = F.when(text.rlike(_INTEGER), text.try_cast("long"))
+            types.append((text.isNotNull() & value.isNull(),
+                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not an integer: "), F.substring(text, 1, 40)))))
+            value = F.when(value.between(-(2**31), 2**31 - 1), value.cast("int"))
+        elif col.type == "double":
+            value = F.when(text.rlike(_DOUBLE), text.try_cast("double"))
+            types.append((text.isNotNull() & value.isNull(),
+                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not a number: "), F.substring(text, 1, 40)))))
+        elif col.type == "timestamp":
+            value = parse_timestamp(text, source_tz)
+            stamps.append((text.isNotNull() & value.isNull(),
+                           problem("INVALID_TIMESTAMP", F.concat(F.lit(f"{col.name} is not a timestamp: "), F.substring(text, 1, 40)))))
+            ranges.append((value.isNotNull() & ~value.between(F.lit(min_ts), F.lit(max_ts)),
+                           problem("TIMESTAMP_OUT_OF_RANGE",
+                                   F.concat(F.lit(f"{col.name} "), F.substring(text, 1, 40),
+                                            F.lit(f" is outside {min_ts:%Y-%m-%d}..{max_ts:%Y-%m-%d}")))))
+        else:
+            value = text
+        typed[col.name] = value
+        if col.severity != "critical":
+            continue  # warning-level rules are reported by the quality suite, not enforced per row
+        if col.pattern:
+            values.append((value.isNotNull() & ~value.rlike(col.pattern),
+                           problem("INVALID_VALUE", F.concat(F.lit(f"{col.name} does not match {col.pattern}: "),
+                                                             F.substring(value, 1, 40)))))
+        if col.allowed_values:
+            values.append((value.isNotNull() & ~value.isin(list(col.allowed_values)),
+                           problem("INVALID_VALUE", F.concat(F.lit(f"{col.name} is not one of {list(col.allowed_values)}: "),
+                                                             F.substring(value, 1, 40)))))
+        if col.min is not None:
+            values.append((value < col.min, problem("INVALID_VALUE", F.format_string(f"{col.name} %s is below {col.min}", value.cast("string")))))
+        if col.max is not None:
+            values.append((value > col.max, problem("INVALID_VALUE", F.format_string(f"{col.name} %s is above {col.max}", value.cast("string")))))
+
+    checks = first_problem(*missing, *types, *stamps, *ranges, *values, prior=F.col(PROBLEM))
+    others = [c for c in staged.columns if c not in typed and c != PROBLEM]
+    return staged.select(*others, *[v.alias(n) for n, v in typed.items()], checks.alias(PROBLEM))
+
+
+def add_check(df: DataFrame, condition: Column, code: str, detail: Column | str) -> DataFrame:
+    """Append a later-precedence check (source semantics) to `_problem`."""
+    return df.withColumn(PROBLEM, first_problem((condition, problem(code, detail)), prior=F.col(PROBLEM)))

@@ -1,0 +1,206 @@
+"""All reading and writing: raw zone in, warehouse tables out.
+
+Raw files are listed and checked with fsspec (any URI: local, s3://, sftp://...);
+Spark reads and writes the data. Table partitions are published by writing to a
+staging folder and renaming whole partition folders into place, so readers see
+either the old or the new partition, and partitions a rerun no longer produces
+are removed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import PurePosixPath
+
+import fsspec
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs.contracts import table_contract
+
+_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RawFile:
+    uri: str            # full URI Spark reads
+    relative: str       # path below the source root, recorded with every row
+    size: int
+    sha256: str
+    problem: str | None  # why the file cannot be read to the end, if it cannot
+
+
+def arrival_folder(source_root: str, arrival_date: date) -> str:
+    return f"{source_root.rstrip('/')}/arrival_date={arrival_date.isoformat()}"
+
+
+def _check_and_hash(fs, path: str) -> tuple[str, str | None]:
+    """sha256 of the bytes, and for gzip whether it decompresses to the end."""
+    digest = hashlib.sha256()
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if path.endswith(".gz") else None
+    problem = None
+    with fs.open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            if inflater is not None and problem is None:
+                try:
+                    inflater.decompress(chunk)
+                    while inflater.eof and inflater.unused_data:  # concatenated gzip members
+                        rest = inflater.unused_data
+                        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                        inflater.decompress(rest)
+                except zlib.error as exc:
+                    problem = f"gzip data is corrupt: {exc}"
+    if inflater is not None and problem is None and not inflater.eof:
+        problem = "gzip stream ends early (truncated file)"
+    return digest.hexdigest(), problem
+
+
+def list_raw_files(source_root: str, arrival_date: date) -> list[RawFile]:
+    """Files of one arrival folder, sorted, each hashed and checked; [] when the folder is absent."""
+    folder = arrival_folder(source_root, arrival_date)
+    fs, root = fsspec.core.url_to_fs(folder)
+    if not fs.exists(root):
+        return []
+    found = []
+    for info in sorted(fs.find(root, detail=True).values(), key=lambda i: i["name"]):
+        name = info["name"]
+        base = PurePosixPath(name).name
+        if base.startswith((".", "_")) or info.get("type") == "directory":
+            continue  # hidden, _SUCCESS and similar markers are not data
+        digest, problem = _check_and_hash(fs, name)
+        relative = f"arrival_date={arrival_date.isoformat()}/{PurePosixPath(name).relative_to(root)}"
+        uri = name if "://" in folder else fs.unstrip_protocol(name)
+        found.append(RawFile(uri=uri, relative=relative, size=int(info["size"]), sha256=digest, problem=problem))
+    return found
+
+
+def _relative_path(file_path):
+    return F.regexp_extract(file_path, r"(arrival_date=[^/]+/.*)$", 1)
+
+
+def read_raw_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:
+    """Lines of text files with their 1-based line numbers.
+
+    Line numbers come from the split's start offset and the row order inside a split,
+    which is the file order, so they are right for split and compressed files alike.
+    """
+    if not files:
+        return spark.createDataFrame([], "source_file string, source_line long, value string, raw_bytes long")
+    raw = spark.read.text([f.uri for f in files]).select(
+        "value",
+        _relative_path(F.col("_metadata.file_path")).alias("source_file"),
+        F.col("_metadata.file_block_start").alias("_block"),
+        F.monotonically_increasing_id().alias("_pos"),
+    )
+    order = Window.partitionBy("source_file").orderBy("_block", "_pos")
+    return raw.select(
+        "source_file",
+        F.row_number().over(order).cast("long").alias("source_line"),
+        "value",
+        F.octet_length("value").cast("long").alias("raw_bytes"),
+    )
+
+
+def read_raw_rows(spark: SparkSession, files: list[RawFile]) -> DataFrame:
+    """Rows of Parquet exports with 1-based row numbers."""
+    df = spark.read.parquet(*[f.uri for f in files])
+    data_cols = [f"`{c}`" for c in df.columns]
+    return df.select(
+        _relative_path(F.col("_metadata.file_path")).alias("source_file"),
+        (F.col("_metadata.row_index") + 1).cast("long").alias("source_line"),
+        *data_cols,
+    )
+
+
+def table_path(warehouse: str, table: str) -> str:
+    return f"{warehouse.rstrip('/')}/{table}"
+
+
+def read_table(spark: SparkSession, warehouse: str, table: str) -> DataFrame | None:
+    """A published table with its contract schema, or None before its first write."""
+    path = table_path(warehouse, table)
+    if not _hadoop_fs(spark, path).exists(_hpath(spark, path)):
+        return None
+    contract = table_contract(table)
+    return spark.read.schema(contract.spark_schema()).option("basePath", path).parquet(path)
+
+
+def history_event_ids(spark: SparkSession, warehouse: str, arrival_date: date, lookback_days: int) -> DataFrame | None:
+    """Event ids published by earlier arrivals whose event dates a new arrival can still touch."""
+    events = read_table(spark, warehouse, "events")
+    if events is None:
+        return None
+    low, high = arrival_date - timedelta(days=lookback_days), arrival_date + timedelta(days=1)
+    return events.where(
+        F.col("event_date").between(F.lit(low), F.lit(high)) & (F.col("arrival_date") < F.lit(arrival_date))
+    ).select("event_id")
+
+
+# ---------------------------------------------------------------- publishing
+
+
+def _hpath(spark: SparkSession, path: str):
+    return spark._jvm.org.apache.hadoop.fs.Path(path)
+
+
+def _hadoop_fs(spark: SparkSession, path: str):
+    return _hpath(spark, path).getFileSystem(spark._jsc.hadoopConfiguration())
+
+
+def _partition_dirs(spark: SparkSession, root: str, pattern: str) -> dict[str, object]:
+    fs = _hadoop_fs(spark, root)
+    statuses = fs.globStatus(_hpath(spark, f"{root}/{pattern}")) or []
+    return {str(s.getPath().toUri().getPath())[len(_hpath(spark, root).toUri().getPath()) + 1:]: s.getPath()
+            for s in statuses if s.isDirectory()}
+
+
+def publish(spark: SparkSession, df: DataFrame, warehouse: str, table: str, owned: str, run_id: str,
+            sort_by: list[str]) -> list[str]:
+    """Replace the partitions the run owns (a glob below the table, e.g.
+    'event_date=*/arrival_date=2026-01-05') with the rows of df; returns the partitions written."""
+    contract = table_contract(table)
+    parts = list(contract.partition_by)
+    staging = f"{warehouse.rstrip('/')}/_staging/{run_id}/{table}"
+    target = table_path(warehouse, table)
+    (df.select(*contract.column_names)
+       .repartition(*parts)
+       .sortWithinPartitions(*parts, *sort_by)
+       .write.mode("overwrite").partitionBy(*parts).parquet(staging))
+    fs = _hadoop_fs(spark, target)
+    fs.mkdirs(_hpath(spark, target))
+    new = _partition_dirs(spark, staging, "/".join(["*"] * len(parts)))
+    old = _partition_dirs(spark, target, owned)
+    trash = f"{warehouse.rstrip('/')}/_staging/{run_id}/_trash/{table}"
+    for rel, src in sorted(new.items()):
+        dst = _hpath(spark, f"{target}/{rel}")
+        fs.mkdirs(dst.getParent())
+        if fs.exists(dst):
+            moved = _hpath(spark, f"{trash}/{rel}")
+            fs.mkdirs(moved.getParent())
+            fs.rename(dst, moved)
+        if not fs.rename(src, dst):
+            raise IOError(f"could not move {src} to {dst}")
+    for rel in sorted(set(old) - set(new)):  # the rerun produced no rows there: the stale partition goes
+        fs.delete(old[rel], True)
+    fs.delete(_hpath(spark, f"{warehouse.rstrip('/')}/_staging/{run_id}"), True)
+    return sorted(new)
+
+
+def append_runs(spark: SparkSession, warehouse: str, rows: list[dict]) -> None:
+    contract = table_contract("pipeline_runs")
+    df = spark.createDataFrame(rows, contract.spark_schema())
+    df.coalesce(1).write.mode("append").partitionBy(*contract.partition_by).parquet(
+        table_path(warehouse, "pipeline_runs"))
+
+
+def write_json(uri: str, payload: dict) -> None:
+    with fsspec.open(uri, "w") as fh:
+        json.dump(payload, fh, indent=2, sort_keys=True, default=str)
+
+
+def manifest(files: list[RawFile]) -> list[dict]:
+    return [asdict(f) for f in files]
