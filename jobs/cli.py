@@ -111,7 +111,12 @@ def cmd_generate(args, config: Config) -> dict:
     seconds = time.monotonic() - t0
     if not args.quiet and not args.json:
         print(f"wrote synthetic sources to {Path(args.out).resolve()} in {seconds:.1f} s")
-        print(json.dumps(summary.get("totals", summary), indent=2, default=str)[:2000])
+        print(f"  {summary['events']} clickstream events ({summary.get('clickstream_events_per_second', 0):,.0f}"
+              f" events/s), {summary['late']} late")
+        for source, rows in summary["rows"].items():
+            bad = sum(summary["malformed"].get(source, {}).values())
+            print(f"  {source:<15} {rows:>9} rows  {summary['duplicates'].get(source, 0):>6} duplicate  {bad:>5} malformed")
+        print(f"  ground truth: {Path(args.out).resolve() / 'ground_truth'}")
     return {"out": str(Path(args.out).resolve()), "seconds": round(seconds, 2), "summary": summary}
 
 

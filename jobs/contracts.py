@@ -30,6 +30,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     severity: str = "critical"
+    clock: str | None = None   # "device": a client clock, unbounded until skew-corrected
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _parse(path: Path) -> Contract:
                 min=c.get("min"),
                 max=c.get("max"),
                 severity=c.get("severity", "critical"),
+                clock=c.get("clock"),
             )
         )
     contract = Contract(

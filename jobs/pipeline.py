@@ -75,6 +75,7 @@ def mapping_context(config: Config, run_date: date) -> MappingContext:
         reporting_timezone=config.reporting_timezone,
         max_lateness_days=config.windows.max_lateness_days,
         future_tolerance_minutes=config.windows.future_tolerance_minutes,
+        min_event_date=config.quality.min_event_date,
         clock_skew_tolerance_seconds=config.windows.clock_skew_tolerance_seconds,
         phone_country_code=config.pii.default_country_code,
         phone_national_length=config.pii.national_number_length,
@@ -196,13 +197,14 @@ def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey) ->
                         ["customer_id"])
         storage.write_json(f"{config.warehouse.rstrip('/')}/_manifests/run_date={day}/{run_id}.json",
                            {"run_id": run_id, "run_date": day, "files": manifests})
-        render_data_docs(validation_dir)
         status = "succeeded"
         return RunResult(run_id, run_day, results, time.monotonic() - t0, validation_dir)
     except Exception:
         status = "failed"
         raise
     finally:
+        if reports:  # failed runs need their page most
+            render_data_docs(validation_dir)
         finished = datetime.now(timezone.utc)
         if results:
             storage.append_runs(spark, config.warehouse, [

@@ -27,6 +27,7 @@ class MappingContext:
     reporting_timezone: str
     max_lateness_days: int
     future_tolerance_minutes: int
+    min_event_date: date
     clock_skew_tolerance_seconds: int
     phone_country_code: str
     phone_national_length: int
@@ -55,6 +56,12 @@ def _finish(df: DataFrame, ctx: MappingContext) -> DataFrame:
     """Shared tail: event and arrival dates, lateness and future checks, contract column order."""
     local_date = F.to_date(F.from_utc_timestamp(F.col("event_at"), ctx.reporting_timezone))
     df = df.withColumn("event_date", local_date).withColumn("arrival_date", F.lit(ctx.arrival_date))
+    df = add_check(
+        df,
+        F.col("event_at") < F.lit(ctx.min_event_date),
+        "TIMESTAMP_OUT_OF_RANGE",
+        F.concat(F.lit("event time "), _iso(F.col("event_at")), F.lit(f" is before {ctx.min_event_date}")),
+    )
     df = add_check(
         df,
         F.col("event_at") > F.col("received_at") + F.expr(f"INTERVAL {ctx.future_tolerance_minutes} MINUTES"),
