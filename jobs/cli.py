@@ -49,8 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", parents=[common], help="generate sample data and run every date of it",
                        epilog="example: journeys demo --customers 500 --days 3")
-    d.add_argument("--customers", type=int, default=2000)
-    d.add_argument("--days", type=int, default=7)
+    d.add_argument("--customers", type=int, default=1000)
+    d.add_argument("--days", type=int, default=5)
     d.add_argument("--seed", type=int, default=42)
     return p
 
@@ -90,6 +90,28 @@ def _print_run(result, quiet: bool) -> None:
     for r in result.sources:
         for w in r.warnings:
             print(f"  warning [{r.source}]: {w}")
+
+
+def _print_totals(runs: list[dict]) -> None:
+    fields = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_late")
+    totals: dict[str, dict] = {}
+    for run in runs:
+        for src in run["sources"]:
+            t = totals.setdefault(src["source"], {f: 0 for f in fields} | {"balanced": True, "reasons": {}})
+            for f in fields:
+                t[f] += src[f]
+            t["balanced"] &= src["is_balanced"]
+            for code, n in src["quarantine_by_reason"].items():
+                t["reasons"][code] = t["reasons"].get(code, 0) + n
+    print(f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'late':>8}  balanced")
+    for name, t in totals.items():
+        print(f"  {name:<15}{t['rows_in']:>10}{t['rows_out']:>10}{t['rows_quarantined']:>13}"
+              f"{t['rows_duplicate']:>11}{t['rows_late']:>8}  {'yes' if t['balanced'] else 'NO'}")
+    reasons: dict[str, int] = {}
+    for t in totals.values():
+        for code, n in t["reasons"].items():
+            reasons[code] = reasons.get(code, 0) + n
+    print("  quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
 
 
 def _run_dict(result) -> dict:
@@ -161,7 +183,8 @@ def cmd_demo(args, config: Config) -> dict:
     runs = _run_dates(config, _arrival_dates(config), demo=True, quiet=args.quiet, as_json=args.json)
     seconds = time.monotonic() - t0
     if not args.quiet and not args.json:
-        print(f"\ndemo finished in {seconds:.0f} s: {len(runs)} arrival dates")
+        print(f"\ndemo finished in {seconds:.0f} s: {len(runs)} arrival dates, reconciliation over all of them:")
+        _print_totals(runs)
         print(f"  raw sources:  {raw}")
         print(f"  tables:       {warehouse}/<table>/  (events, quarantine, crm_customers, pipeline_runs)")
         print(f"  validation:   {warehouse}/_validation/data_docs/index.html")
@@ -171,6 +194,8 @@ def cmd_demo(args, config: Config) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # validation warnings are printed in each run's summary; the log would repeat them
+    logging.getLogger("jobs.quality").setLevel(logging.ERROR)
     try:
         config = load_config(args.config)
         handler = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo}[args.command]

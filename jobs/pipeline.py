@@ -17,8 +17,8 @@ from jobs.config import Config
 from jobs.contracts import raw_contract
 from jobs.normalize import classify
 from jobs.normalize.canonical import MappingContext
-from jobs.normalize.parse import (PROBLEM, drop_blank_lines, group_headers, parse_csv_lines, parse_json_lines,
-                                  parse_table_rows)
+from jobs.normalize.parse import (PROBLEM, CsvHeader, drop_blank_lines, group_headers, parse_csv_lines,
+                                  parse_json_lines, parse_table_rows)
 from jobs.normalize.pii import PiiKey, drop_key, with_key
 from jobs.normalize.sources import SourceSpec, source_specs
 from jobs.normalize.typed import apply_contract
@@ -100,21 +100,19 @@ def stage_source(spark: SparkSession, spec: SourceSpec, config: Config, files: l
     contract = raw_contract(spec.contract)
     readable = [f for f in files if f.problem is None]
     limit = config.quality.max_record_bytes
-    if src.format == "parquet" and readable:
-        staged = parse_table_rows(storage.read_raw_rows(spark, readable), contract, src.column_mapping)
+    if src.format == "parquet":
+        rows = (storage.read_raw_rows(spark, readable) if readable
+                else spark.createDataFrame([], "source_file string, source_line long"))
+        staged = parse_table_rows(rows, contract, src.column_mapping)
     else:
         lines = drop_blank_lines(storage.read_raw_lines(spark, readable))
         if src.format == "ndjson":
             staged = parse_json_lines(lines, contract, limit)
         else:
-            header_rows = [(r.source_file, r.value) for r in lines.where("source_line = 1").collect()]
-            groups = group_headers(header_rows, src.delimiter, src.column_mapping)
+            groups = group_headers(storage.first_lines(readable), src.delimiter, src.column_mapping) or [
+                CsvHeader(tuple(contract.column_names), ())]  # no files: an empty frame of the right shape
             data = lines.where("source_line > 1")
-            parts = [parse_csv_lines(data, g, contract, src.delimiter, limit) for g in groups]
-            staged = parts[0] if parts else parse_csv_lines(data, group_headers([("", "")], ",", {})[0], contract,
-                                                            src.delimiter, limit)
-            for part in parts[1:]:
-                staged = staged.unionByName(part)
+            staged = _union([parse_csv_lines(data, g, contract, src.delimiter, limit) for g in groups])
     unreadable = [f for f in files if f.problem is not None]
     if unreadable:
         broken = spark.createDataFrame(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -24,7 +25,9 @@ def get_spark(config: Config) -> SparkSession:
     builder = SparkSession.builder.appName(config.spark.app_name)
     if not os.environ.get("SPARK_SUBMITTED"):  # spark-submit decides the master itself
         builder = builder.master(config.spark.master)
+    log_conf = Path(__file__).with_name("log4j2.properties")
     conf = {
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_conf.as_uri()}",
         "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
         "spark.driver.memory": config.spark.driver_memory,
         "spark.ui.showConsoleProgress": "false",

@@ -78,6 +78,16 @@ def list_raw_files(source_root: str, arrival_date: date) -> list[RawFile]:
     return found
 
 
+def first_lines(files: list[RawFile]) -> list[tuple[str, str]]:
+    """(relative path, first line) of each file, read on the driver: CSV headers without a Spark pass."""
+    out = []
+    for f in files:
+        with fsspec.open(f.uri, "rb", compression="infer") as fh:
+            line = fh.readline().decode("utf-8", errors="replace").rstrip("\r\n")
+        out.append((f.relative, line))
+    return out
+
+
 def _relative_path(file_path):
     return F.regexp_extract(file_path, r"(arrival_date=[^/]+/.*)$", 1)
 
