@@ -14,8 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def base_config():
+    # Tiny frames: compiling whole-stage code and re-planning adaptively cost more than they save.
+    # tests/test_pipeline.py switches both back on to run with production settings.
     return load_config(ROOT / "config" / "journeys.yaml").with_overrides(
-        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g"})
+        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g",
+               "conf": {"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false"}})
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +28,17 @@ def spark(base_config):
     session = get_spark(base_config)
     yield session
     session.stop()
+
+
+PRODUCTION_SQL_CONF = {"spark.sql.codegen.wholeStage": "true", "spark.sql.adaptive.enabled": "true"}
+
+
+@pytest.fixture(scope="module")
+def production_sql(spark):
+    """Run a module with the SQL settings a real run uses."""
+    before = {k: spark.conf.get(k) for k in PRODUCTION_SQL_CONF}
+    for k, v in PRODUCTION_SQL_CONF.items():
+        spark.conf.set(k, v)
+    yield spark
+    for k, v in before.items():
+        spark.conf.set(k, v)

@@ -34,10 +34,10 @@ def table_digest(spark, warehouse, table):
 
 
 @pytest.fixture(scope="module")
-def generated(spark, base_config, tmp_path_factory):
+def generated(production_sql, spark, base_config, tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     raw = root / "raw"
-    summary = generate(raw, customers=300, days=4, seed=11)
+    summary = generate(raw, customers=300, days=3, seed=11)
     config = base_config.with_overrides(
         warehouse=str(root / "warehouse"),
         sources={name: {"path": str(raw / name)} for name in SOURCES})
