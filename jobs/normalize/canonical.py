@@ -52,8 +52,18 @@ def _phone_hash(raw: Column, ctx: MappingContext) -> Column:
     return hmac_sha256(normalize_phone(raw, ctx.phone_country_code, ctx.phone_national_length, ctx.phone_trunk_prefix))
 
 
-def _finish(df: DataFrame, ctx: MappingContext) -> DataFrame:
-    """Shared tail: event and arrival dates, lateness and future checks, contract column order."""
+def _finish(typed: DataFrame, ctx: MappingContext, **columns: Column) -> DataFrame:
+    """Select the events contract from the given columns (the others are typed nulls), then
+    add event and arrival dates and the checks every source shares."""
+    contract = table_contract("events")
+    provided = {**columns, "source_file": F.col("source_file"), "source_line": F.col("source_line")}
+    unknown = set(provided) - set(contract.column_names)
+    assert not unknown, f"not in the events contract: {unknown}"
+    df = typed.select(
+        *[provided.get(c.name, F.lit(None).cast(c.type)).alias(c.name)
+          for c in contract.columns if c.name not in ("event_date", "arrival_date")],
+        *BOOKKEEPING,
+    )
     local_date = F.to_date(F.from_utc_timestamp(F.col("event_at"), ctx.reporting_timezone))
     df = df.withColumn("event_date", local_date).withColumn("arrival_date", F.lit(ctx.arrival_date))
     df = add_check(
@@ -76,8 +86,7 @@ def _finish(df: DataFrame, ctx: MappingContext) -> DataFrame:
         F.format_string(f"event date %s arrived %d days later (limit {ctx.max_lateness_days})",
                         F.col("event_date").cast("string"), F.datediff(F.col("arrival_date"), F.col("event_date"))),
     )
-    columns = table_contract("events").column_names
-    return df.select(*columns, *BOOKKEEPING)
+    return df.select(*contract.column_names, *BOOKKEEPING)
 
 
 def clickstream_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
@@ -96,42 +105,29 @@ def clickstream_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
     )
     device = F.lower(F.col("device_type"))
     channel = F.when(device == "app", "app").otherwise("web")
-    path = F.coalesce(F.col("page_path"), F.lit("/"))
     attributes = F.map_concat(
         F.coalesce(F.col("_json.properties"), F.create_map().cast("map<string,string>")),
         F.col(EXTRAS),
         _text_map(user_agent=F.col("user_agent"), page_url=F.col("page_url"),
                   client_ts=_iso(client), sent_at=_iso(sent)),
     )
-    df = typed.select(
-        "*",
-        _event_id("clickstream", F.col("event_id")).alias("_event_id"),
-        event_at.alias("_event_at"),
-        (skewed | in_future_unsent).alias("is_clock_skew_corrected"),
-    ).select(
-        F.col("_event_id").alias("event_id"),
-        F.lit("clickstream").alias("source"),
-        F.col("event_id").alias("source_event_id"),
-        channel.alias("channel"),
-        F.col("event_type"),
-        F.concat(channel, F.lit(":"), path).alias("touchpoint"),
-        F.col("_event_at").alias("event_at"),
-        received.alias("received_at"),
-        "anonymous_id", "user_id",
-        F.lit(None).cast("string").alias("customer_id"),
-        F.lit(None).cast("string").alias("email_hash"),
-        F.lit(None).cast("string").alias("phone_hash"),
-        F.lit(None).cast("string").alias("session_hint"),
-        device.alias("device_type"),
-        "page_path", "element_id", "referrer", "utm_source", "utm_medium", "utm_campaign",
-        F.lit(None).cast("double").alias("amount"),
-        F.lit(None).cast("int").alias("nps_score"),
-        F.lit(None).cast("int").alias("ces_score"),
-        F.lit(None).cast("int").alias("csat_score"),
-        attributes.alias("attributes"),
-        "is_clock_skew_corrected", "source_file", "source_line", *BOOKKEEPING,
+    return _finish(
+        typed, ctx,
+        event_id=_event_id("clickstream", F.col("event_id")),
+        source=F.lit("clickstream"),
+        source_event_id=F.col("event_id"),
+        channel=channel,
+        event_type=F.col("event_type"),
+        touchpoint=F.concat(channel, F.lit(":"), F.coalesce(F.col("page_path"), F.lit("/"))),
+        event_at=event_at,
+        received_at=received,
+        anonymous_id=F.col("anonymous_id"),
+        user_id=F.col("user_id"),
+        device_type=device,
+        **{c: F.col(c) for c in ("page_path", "element_id", "referrer", "utm_source", "utm_medium", "utm_campaign")},
+        attributes=attributes,
+        is_clock_skew_corrected=skewed | in_future_unsent,
     )
-    return _finish(df, ctx)
 
 
 def export_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
@@ -140,35 +136,27 @@ def export_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
     content_key = F.sha2(F.concat_ws("|", "user_id", "anonymous_id", "session_id", "event_name",
                                      _iso(F.col("event_at")), "page_path", "element_id"), 256)
     source_event_id = F.coalesce(F.col("event_id"), content_key)
-    event_type = F.lower(F.regexp_replace(F.trim(F.col("event_name")), r"[ .:\-]+", "_"))
     device = F.lower(F.col("device_type"))
     channel = F.when(device == "app", "app").otherwise("web")
-    df = typed.select(
-        _event_id("clickstream", source_event_id).alias("event_id"),
-        F.lit("clickstream").alias("source"),
-        source_event_id.alias("source_event_id"),
-        channel.alias("channel"),
-        event_type.alias("event_type"),
-        F.concat(channel, F.lit(":"), F.coalesce(F.col("page_path"), F.lit("/"))).alias("touchpoint"),
-        F.col("event_at"),
-        F.col("event_at").alias("received_at"),
-        "anonymous_id", "user_id",
-        F.lit(None).cast("string").alias("customer_id"),
-        F.lit(None).cast("string").alias("email_hash"),
-        F.lit(None).cast("string").alias("phone_hash"),
-        F.col("session_id").alias("session_hint"),
-        device.alias("device_type"),
-        "page_path", "element_id",
-        *[F.lit(None).cast("string").alias(c) for c in ("referrer", "utm_source", "utm_medium", "utm_campaign")],
-        F.lit(None).cast("double").alias("amount"),
-        F.lit(None).cast("int").alias("nps_score"),
-        F.lit(None).cast("int").alias("ces_score"),
-        F.lit(None).cast("int").alias("csat_score"),
-        F.col(EXTRAS).alias("attributes"),
-        F.lit(False).alias("is_clock_skew_corrected"),
-        "source_file", "source_line", *BOOKKEEPING,
+    return _finish(
+        typed, ctx,
+        event_id=_event_id("clickstream", source_event_id),
+        source=F.lit("clickstream"),
+        source_event_id=source_event_id,
+        channel=channel,
+        event_type=F.lower(F.regexp_replace(F.trim(F.col("event_name")), r"[ .:\-]+", "_")),
+        touchpoint=F.concat(channel, F.lit(":"), F.coalesce(F.col("page_path"), F.lit("/"))),
+        event_at=F.col("event_at"),
+        received_at=F.col("event_at"),
+        anonymous_id=F.col("anonymous_id"),
+        user_id=F.col("user_id"),
+        session_hint=F.col("session_id"),
+        device_type=device,
+        page_path=F.col("page_path"),
+        element_id=F.col("element_id"),
+        attributes=F.col(EXTRAS),
+        is_clock_skew_corrected=F.lit(False),
     )
-    return _finish(df, ctx)
 
 
 def activity_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
@@ -182,36 +170,24 @@ def activity_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
     is_closed = F.col("closed_at").isNotNull() & (kind != "order")
     state = F.when(kind == "order", "placed").when(is_closed, "closed").otherwise("opened")
     source_event_id = F.concat_ws(":", F.col("activity_id"), state)
-    event_type = F.when(kind == "order", "order").otherwise(F.concat(kind, F.lit("_"), state))
-    touchpoint = F.concat_ws(":", F.lit("crm"), kind, F.col("category"))
-    df = typed.select(
-        _event_id("crm", source_event_id).alias("event_id"),
-        F.lit("crm").alias("source"),
-        source_event_id.alias("source_event_id"),
-        F.when(F.col("channel").isin(*CHANNELS), F.col("channel")).otherwise("crm").alias("channel"),
-        event_type.alias("event_type"),
-        touchpoint.alias("touchpoint"),
-        F.when(is_closed, F.col("closed_at")).otherwise(F.col("opened_at")).alias("event_at"),
-        F.col("updated_at").alias("received_at"),
-        F.lit(None).cast("string").alias("anonymous_id"),
-        F.lit(None).cast("string").alias("user_id"),
-        "customer_id",
-        F.lit(None).cast("string").alias("email_hash"),
-        F.lit(None).cast("string").alias("phone_hash"),
-        *[F.lit(None).cast("string").alias(c) for c in
-          ("session_hint", "device_type", "page_path", "element_id", "referrer", "utm_source", "utm_medium",
-           "utm_campaign")],
-        "amount",
-        F.lit(None).cast("int").alias("nps_score"),
-        F.lit(None).cast("int").alias("ces_score"),
-        F.col("csat_score"),
-        F.map_concat(F.col(EXTRAS), _text_map(activity_id=F.col("activity_id"), category=F.col("category"),
-                                              status=F.col("status"), channel=F.col("channel"), opened_at=_iso(F.col("opened_at")),
-                                              closed_at=_iso(F.col("closed_at")))).alias("attributes"),
-        F.lit(False).alias("is_clock_skew_corrected"),
-        "source_file", "source_line", *BOOKKEEPING,
+    return _finish(
+        typed, ctx,
+        event_id=_event_id("crm", source_event_id),
+        source=F.lit("crm"),
+        source_event_id=source_event_id,
+        channel=F.when(F.col("channel").isin(*CHANNELS), F.col("channel")).otherwise("crm"),
+        event_type=F.when(kind == "order", "order").otherwise(F.concat(kind, F.lit("_"), state)),
+        touchpoint=F.concat_ws(":", F.lit("crm"), kind, F.col("category")),
+        event_at=F.when(is_closed, F.col("closed_at")).otherwise(F.col("opened_at")),
+        received_at=F.col("updated_at"),
+        customer_id=F.col("customer_id"),
+        amount=F.col("amount"),
+        csat_score=F.col("csat_score"),
+        attributes=F.map_concat(F.col(EXTRAS), _text_map(
+            activity_id=F.col("activity_id"), category=F.col("category"), status=F.col("status"),
+            channel=F.col("channel"), opened_at=_iso(F.col("opened_at")), closed_at=_iso(F.col("closed_at")))),
+        is_clock_skew_corrected=F.lit(False),
     )
-    return _finish(df, ctx)
 
 
 def call_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
@@ -219,37 +195,27 @@ def call_events(typed: DataFrame, ctx: MappingContext) -> DataFrame:
     typed = add_check(typed, F.col("ended_at") < F.col("started_at"), "INVALID_VALUE",
                       F.concat(F.lit("ended_at "), _iso(F.col("ended_at")), F.lit(" precedes started_at "),
                                _iso(F.col("started_at"))))
-    inbound = F.col("direction") == "inbound"
-    df = typed.select(
-        _event_id("calls", F.col("call_id")).alias("event_id"),
-        F.lit("calls").alias("source"),
-        F.col("call_id").alias("source_event_id"),
-        F.lit("phone").alias("channel"),
-        F.when(inbound, "call").otherwise("outbound_call").alias("event_type"),
-        F.concat(F.lit("call:"), F.coalesce(F.col("queue"), F.lit("unknown"))).alias("touchpoint"),
-        F.col("started_at").alias("event_at"),
-        F.col("ended_at").alias("received_at"),
-        F.lit(None).cast("string").alias("anonymous_id"),
-        F.lit(None).cast("string").alias("user_id"),
-        "customer_id",
-        F.lit(None).cast("string").alias("email_hash"),
-        _phone_hash(F.col("caller_number"), ctx).alias("phone_hash"),
-        *[F.lit(None).cast("string").alias(c) for c in
-          ("session_hint", "device_type", "page_path", "element_id", "referrer", "utm_source", "utm_medium",
-           "utm_campaign")],
-        F.lit(None).cast("double").alias("amount"),
-        F.col("survey_nps").alias("nps_score"),
-        F.col("survey_ces").alias("ces_score"),
-        F.lit(None).cast("int").alias("csat_score"),
-        F.map_concat(F.col(EXTRAS), _text_map(
+    return _finish(
+        typed, ctx,
+        event_id=_event_id("calls", F.col("call_id")),
+        source=F.lit("calls"),
+        source_event_id=F.col("call_id"),
+        channel=F.lit("phone"),
+        event_type=F.when(F.col("direction") == "inbound", "call").otherwise("outbound_call"),
+        touchpoint=F.concat(F.lit("call:"), F.coalesce(F.col("queue"), F.lit("unknown"))),
+        event_at=F.col("started_at"),
+        received_at=F.col("ended_at"),
+        customer_id=F.col("customer_id"),
+        phone_hash=_phone_hash(F.col("caller_number"), ctx),
+        nps_score=F.col("survey_nps"),
+        ces_score=F.col("survey_ces"),
+        attributes=F.map_concat(F.col(EXTRAS), _text_map(
             direction=F.col("direction"), queue=F.col("queue"), answered_at=_iso(F.col("answered_at")),
             ended_at=_iso(F.col("ended_at")), wait_seconds=F.col("wait_seconds"),
             talk_seconds=F.col("talk_seconds"), transfers=F.col("transfers"),
-            disposition=F.col("disposition"), reason_code=F.col("reason_code"))).alias("attributes"),
-        F.lit(False).alias("is_clock_skew_corrected"),
-        "source_file", "source_line", *BOOKKEEPING,
+            disposition=F.col("disposition"), reason_code=F.col("reason_code"))),
+        is_clock_skew_corrected=F.lit(False),
     )
-    return _finish(df, ctx)
 
 
 def customer_records(typed: DataFrame, ctx: MappingContext) -> DataFrame:
