@@ -16,7 +16,7 @@ EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 class UsageError(Exception):
-    pass
+    """Wrong arguments or a missing prerequisite: exit code 2, one line."""
 
 
 def _date(text: str) -> date:

@@ -28,7 +28,7 @@ log = logging.getLogger("journeys")
 
 
 class ReconciliationError(Exception):
-    pass
+    """rows_in != rows_out + rows_quarantined + rows_duplicate for some source."""
 
 
 @dataclass

@@ -19,7 +19,7 @@ KEY_OPAD = "_pii_opad"
 
 
 class MissingPiiKey(Exception):
-    pass
+    """No usable HMAC key: the run refuses to hash with nothing or with a weak key."""
 
 
 @dataclass(frozen=True)
