@@ -143,6 +143,9 @@ def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey) ->
     reports = []
     manifests: dict[str, list[dict]] = {}
     history = storage.history_event_ids(spark, config.warehouse, run_day, config.windows.max_lateness_days + 1)
+    if history is not None:  # read once for the three event sources, and before publishing replaces files
+        history = history.persist(StorageLevel.MEMORY_AND_DISK)
+        persisted.append(history)
     try:
         for spec in source_specs(config):
             src = getattr(config.sources, spec.name)

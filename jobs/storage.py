@@ -147,7 +147,7 @@ def history_event_ids(spark: SparkSession, warehouse: str, arrival_date: date, l
     low, high = arrival_date - timedelta(days=lookback_days), arrival_date + timedelta(days=1)
     return events.where(
         F.col("event_date").between(F.lit(low), F.lit(high)) & (F.col("arrival_date") < F.lit(arrival_date))
-    ).select("event_id")
+    ).select("event_id").distinct()
 
 
 # ---------------------------------------------------------------- publishing

@@ -25,7 +25,7 @@ def classify_events(events: DataFrame, history_ids: DataFrame | None) -> DataFra
         ok.desc(), F.col("received_at").asc_nulls_last(), "source_file", "source_line")
     df = events.withColumn("_copy", F.row_number().over(first))
     if history_ids is not None:
-        seen = history_ids.select("event_id").distinct().withColumn("_seen", F.lit(True))
+        seen = history_ids.select("event_id").distinct().withColumn("_seen", F.lit(True))  # no fan-out
         df = df.join(seen, on="event_id", how="left")
     else:
         df = df.withColumn("_seen", F.lit(None).cast("boolean"))
