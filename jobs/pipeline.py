@@ -131,10 +131,29 @@ def _quality_frame(typed: DataFrame, spec: SourceSpec) -> DataFrame:
     return typed.select(*[c.name for c in contract.columns if not c.pii])
 
 
+def new_run_id(run_day: date) -> str:
+    return f"{run_day.isoformat()}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
 def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey) -> RunResult:
+    """Every step for one arrival date in this process: normalize, build, validate, publish."""
+    from jobs import steps
+
+    result = normalize(spark, config, run_day, key)
+    steps.build_step(spark, config, run_day)
+    steps.validate_step(spark, config, run_day)
+    steps.publish_step(spark, config, run_day)
+    return result
+
+
+def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, run_id: str | None = None) -> RunResult:
+    """Read, validate, normalize and reconcile one arrival date; stage events, quarantine and
+    crm_customers for the publish step. A failure appends failed rows to pipeline_runs."""
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    run_id = f"{run_day.isoformat()}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    run_id = run_id or new_run_id(run_day)
+    root = storage.staging_root(config.warehouse, run_day)
+    storage.drop_staging(spark, root)  # a rerun starts clean
     ctx = mapping_context(config, run_day)
     validation_dir = f"{config.warehouse.rstrip('/')}/_validation"
     results: list[SourceResult] = []
@@ -190,26 +209,25 @@ def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey) ->
             raise ValidationFailed(failed)
 
         day = run_day.isoformat()
-        storage.publish(spark, _union(events_parts), config.warehouse, "events",
-                        f"event_date=*/arrival_date={day}", run_id, ["event_at", "event_id"])
-        storage.publish(spark, _union(quarantine_parts), config.warehouse, "quarantine",
-                        f"arrival_date={day}/source=*", run_id, ["source_file", "source_line"])
-        storage.publish(spark, customers, config.warehouse, "crm_customers", f"arrival_date={day}", run_id,
-                        ["customer_id"])
-        storage.write_json(f"{config.warehouse.rstrip('/')}/_manifests/run_date={day}/{run_id}.json",
-                           {"run_id": run_id, "run_date": day, "files": manifests})
-        status = "succeeded"
+        storage.stage_table(_union(events_parts), root, "events", ["event_at", "event_id"],
+                            {"glob": f"event_date=*/arrival_date={day}"})
+        storage.stage_table(_union(quarantine_parts), root, "quarantine", ["source_file", "source_line"],
+                            {"glob": f"arrival_date={day}/source=*"})
+        storage.stage_table(customers, root, "crm_customers", ["customer_id"], {"glob": f"arrival_date={day}"})
+        finished = datetime.now(timezone.utc)
+        storage.write_json(f"{root}/_reports/normalize.json", {
+            "run_id": run_id, "run_date": day, "files": manifests,
+            "runs": [_run_row(run_id, run_day, r, "succeeded", started, finished, config) for r in results]})
         return RunResult(run_id, run_day, results, time.monotonic() - t0, validation_dir)
     except Exception:
-        status = "failed"
+        if results:
+            finished = datetime.now(timezone.utc)
+            storage.append_runs(spark, config.warehouse, [
+                _run_row(run_id, run_day, r, "failed", started, finished, config) for r in results])
         raise
     finally:
         if reports:  # failed runs need their page most
             render_data_docs(validation_dir)
-        finished = datetime.now(timezone.utc)
-        if results:
-            storage.append_runs(spark, config.warehouse, [
-                _run_row(run_id, run_day, r, status, started, finished, config) for r in results])
         for df in persisted:
             df.unpersist()
 
@@ -240,7 +258,7 @@ def _run_row(run_id: str, run_day: date, r: SourceResult, status: str, started: 
         "run_id": run_id, "step": "normalize", "source": r.source, "status": status,
         "rows_in": r.rows_in, "rows_out": r.rows_out, "rows_quarantined": r.rows_quarantined,
         "rows_duplicate": r.rows_duplicate, "rows_late": r.rows_late, "is_balanced": r.is_balanced,
-        "quarantine_by_reason": dict(sorted(r.quarantine_by_reason.items())), "warnings": r.warnings,
+        "quarantine_by_reason": dict(sorted(r.quarantine_by_reason.items())), "warnings": r.warnings, "metrics": None,
         "files_read": r.files_read, "bytes_read": r.bytes_read,
         "started_at": started, "finished_at": finished,
         "config_digest": config.digest(), "code_version": __version__, "run_date": run_day,

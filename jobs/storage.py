@@ -168,23 +168,65 @@ def _partition_dirs(spark: SparkSession, root: str, pattern: str) -> dict[str, o
             for s in statuses if s.isDirectory()}
 
 
-def publish(spark: SparkSession, df: DataFrame, warehouse: str, table: str, owned: str, run_id: str,
-            sort_by: list[str]) -> list[str]:
-    """Replace the partitions the run owns (a glob below the table, e.g.
-    'event_date=*/arrival_date=2026-01-05') with the rows of df; returns the partitions written."""
+def staging_root(warehouse: str, arrival_date: date) -> str:
+    return f"{warehouse.rstrip('/')}/_staging/arrival_date={arrival_date.isoformat()}"
+
+
+def stage_table(df: DataFrame, root: str, table: str, sort_by: list[str], owned: dict) -> None:
+    """Write a table's new partitions below the staging root, and what the run owns:
+    owned = {"glob": "event_date=*", "from": "2026-01-05" (optional lower bound on the
+    partition folder name), "partitions": [...] (optional, exact folder names)}."""
     contract = table_contract(table)
     parts = list(contract.partition_by)
-    staging = f"{warehouse.rstrip('/')}/_staging/{run_id}/{table}"
-    target = table_path(warehouse, table)
     (df.select(*contract.column_names)
        .repartition(*parts)
        .sortWithinPartitions(*parts, *sort_by)
-       .write.mode("overwrite").partitionBy(*parts).parquet(staging))
+       .write.mode("overwrite").partitionBy(*parts).parquet(f"{root}/{table}"))
+    write_json(f"{root}/_owned/{table}.json", {"table": table, **owned})
+
+
+def read_json(uri: str) -> dict | None:
+    fs, path = fsspec.core.url_to_fs(uri)
+    if not fs.exists(path):
+        return None
+    with fs.open(path, "r") as fh:
+        return json.load(fh)
+
+
+def staged_tables(root: str) -> list[dict]:
+    fs, path = fsspec.core.url_to_fs(f"{root}/_owned")
+    if not fs.exists(path):
+        return []
+    out = []
+    for name in sorted(fs.ls(path, detail=False)):
+        with fs.open(name, "r") as fh:
+            out.append(json.load(fh))
+    return out
+
+
+def read_staged(spark: SparkSession, root: str, table: str) -> DataFrame | None:
+    path = f"{root}/{table}"
+    if not _hadoop_fs(spark, path).exists(_hpath(spark, path)):
+        return None
+    return spark.read.schema(table_contract(table).spark_schema()).option("basePath", path).parquet(path)
+
+
+def commit_table(spark: SparkSession, warehouse: str, root: str, owned: dict) -> list[str]:
+    """Move a staged table's partitions into place, one rename per partition, and delete the
+    owned partitions the run no longer produces. Returns the partitions written."""
+    table = owned["table"]
+    parts = list(table_contract(table).partition_by)
+    staging = f"{root}/{table}"
+    target = table_path(warehouse, table)
     fs = _hadoop_fs(spark, target)
     fs.mkdirs(_hpath(spark, target))
     new = _partition_dirs(spark, staging, "/".join(["*"] * len(parts)))
-    old = _partition_dirs(spark, target, owned)
-    trash = f"{warehouse.rstrip('/')}/_staging/{run_id}/_trash/{table}"
+    old = _partition_dirs(spark, target, owned["glob"])
+    if owned.get("from") is not None:
+        old = {k: v for k, v in old.items() if k.split("/")[0].split("=", 1)[1] >= owned["from"]}
+    if owned.get("partitions") is not None:
+        old = {k: v for k, v in old.items() if k in set(owned["partitions"])}
+    trash = f"{root}/_trash/{table}"
     for rel, src in sorted(new.items()):
         dst = _hpath(spark, f"{target}/{rel}")
         fs.mkdirs(dst.getParent())
@@ -196,8 +238,57 @@ def publish(spark: SparkSession, df: DataFrame, warehouse: str, table: str, owne
             raise IOError(f"could not move {src} to {dst}")
     for rel in sorted(set(old) - set(new)):  # the rerun produced no rows there: the stale partition goes
         fs.delete(old[rel], True)
-    fs.delete(_hpath(spark, f"{warehouse.rstrip('/')}/_staging/{run_id}"), True)
     return sorted(new)
+
+
+def drop_staging(spark: SparkSession, root: str) -> None:
+    fs = _hadoop_fs(spark, root)
+    if fs.exists(_hpath(spark, root)):
+        fs.delete(_hpath(spark, root), True)
+
+
+def publish(spark: SparkSession, df: DataFrame, warehouse: str, table: str, owned: str, run_id: str,
+            sort_by: list[str]) -> list[str]:
+    """Stage and commit one table in one go (tests and tools that write a single table)."""
+    root = f"{warehouse.rstrip('/')}/_staging/{run_id}"
+    stage_table(df, root, table, sort_by, {"glob": owned})
+    written = commit_table(spark, warehouse, root, {"table": table, "glob": owned})
+    drop_staging(spark, root)
+    return written
+
+
+# ---------------------------------------------------------------- internal state snapshots
+
+
+def state_path(warehouse: str, name: str, key: str, value: str) -> str:
+    return f"{warehouse.rstrip('/')}/_state/{name}/{key}={value}"
+
+
+def write_state(df: DataFrame, warehouse: str, name: str, key: str, value: str) -> None:
+    df.coalesce(max(1, df.sparkSession.sparkContext.defaultParallelism)).write.mode("overwrite").parquet(
+        state_path(warehouse, name, key, value))
+
+
+def read_state(spark: SparkSession, warehouse: str, name: str, key: str, at_most: str,
+               schema: str) -> tuple[str | None, DataFrame]:
+    """The latest snapshot whose key value is <= at_most, or (None, empty frame)."""
+    root = f"{warehouse.rstrip('/')}/_state/{name}"
+    found = sorted(v.split("=", 1)[1] for v in _partition_dirs(spark, root, f"{key}=*")) \
+        if _hadoop_fs(spark, root).exists(_hpath(spark, root)) else []
+    usable = [v for v in found if v <= at_most
+              and _hadoop_fs(spark, root).exists(_hpath(spark, f"{root}/{key}={v}/_SUCCESS"))]
+    if not usable:
+        return None, spark.createDataFrame([], schema)
+    return usable[-1], spark.read.schema(schema).parquet(state_path(warehouse, name, key, usable[-1]))
+
+
+def prune_state(spark: SparkSession, warehouse: str, name: str, key: str, keep_from: str) -> None:
+    root = f"{warehouse.rstrip('/')}/_state/{name}"
+    if not _hadoop_fs(spark, root).exists(_hpath(spark, root)):
+        return
+    for rel, path in _partition_dirs(spark, root, f"{key}=*").items():
+        if rel.split("=", 1)[1] < keep_from:
+            _hadoop_fs(spark, root).delete(path, True)
 
 
 def append_runs(spark: SparkSession, warehouse: str, rows: list[dict]) -> None:

@@ -1,0 +1,1 @@
+"""Identity resolution: the id graph, its connected components, customer keys."""

@@ -1,0 +1,1 @@
+"""Journeys: ordered events per customer, sessions, journeys, stages and their summaries."""
