@@ -83,9 +83,12 @@ def _union(frames: list[DataFrame | None]) -> DataFrame | None:
 def _table_upto(spark: SparkSession, config: Config, root: str, table: str, day: date) -> DataFrame | None:
     """A table as of this run: published rows of earlier arrivals plus the night's staged rows."""
     published = storage.read_table(spark, config.warehouse, table)
+    staged = storage.read_staged(spark, root, table)
     if published is not None:
-        published = published.where(F.col("arrival_date") < F.lit(day))
-    return _union([published, storage.read_staged(spark, root, table)])
+        # a build rerun after publishing reads the night's rows from the table itself
+        published = published.where(F.col("arrival_date") < F.lit(day) if staged is not None
+                                    else F.col("arrival_date") <= F.lit(day))
+    return _union([published, staged])
 
 
 def build(spark: SparkSession, config: Config, day: date, window_start: date | None = None) -> BuildResult:
@@ -238,8 +241,10 @@ def _identity_figures(spark, config, identity_map: DataFrame, customers: DataFra
     result.components_by_size = {r["size"]: r["count"] for r in sorted(buckets, key=lambda r: r["size"])}
     previous = storage.read_table(spark, config.warehouse, "identity_map")
     if previous is not None:
+        # devices are left out: their events follow the time-bounded login rule, not the map
         result.rekeyed_ids = (previous.alias("p").join(identity_map.alias("n"), ["id_type", "id_value"], "inner")
-                              .where(F.col("p.customer_key") != F.col("n.customer_key")).count())
+                              .where((F.col("p.customer_key") != F.col("n.customer_key"))
+                                     & (F.col("id_type") != "anonymous_id")).count())
         if result.rekeyed_ids:
             result.warnings.append(f"{result.rekeyed_ids} id(s) changed customer_key; their rows before the "
                                    "reprocessing window keep the old key until a full rebuild")

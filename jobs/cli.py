@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--start", type=_date, default=date(2026, 1, 5), help="first event date")
     g.add_argument("--out", required=True, help="folder to write <source>/arrival_date=.../ into")
 
-    r = sub.add_parser("run", parents=[common], help="normalize one arrival date into the warehouse",
+    r = sub.add_parser("run", parents=[common], help="process one arrival date: normalize, build identities and journeys, validate, publish",
                        epilog="example: JOURNEYS_PII_KEY=... journeys run --date 2026-01-05")
     r.add_argument("--date", type=_date, required=True, help="arrival date to process (YYYY-MM-DD)")
 
@@ -90,6 +90,16 @@ def _print_run(result, quiet: bool) -> None:
     for r in result.sources:
         for w in r.warnings:
             print(f"  warning [{r.source}]: {w}")
+    b = result.build
+    if b:
+        status = ", ".join(f"{k} {v}" for k, v in sorted(b["journeys_by_status"].items()))
+        sizes = ", ".join(f"{k}: {v}" for k, v in b["components_by_size"].items())
+        print(f"  identity: {b['customers']} customers from {b['ids']} ids ({b['shared_ids']} shared), "
+              f"{b['cc_rounds']} CC round(s); customers by ids {sizes}")
+        print(f"  journeys: {b['journey_events']} events in the window since {b['window_start']}; "
+              f"journeys rewritten: {status}")
+        for w in b["warnings"]:
+            print(f"  warning [build]: {w}")
 
 
 def _print_totals(runs: list[dict]) -> None:
@@ -114,6 +124,22 @@ def _print_totals(runs: list[dict]) -> None:
     print("  quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
 
 
+def _print_tables(config: Config) -> None:
+    """What an analyst would ask first: how many customers and journeys, by kind and status."""
+    from jobs.spark_session import get_spark
+    from jobs.storage import read_table
+
+    spark = get_spark(config)
+    customers = read_table(spark, config.warehouse, "customers")
+    journeys = read_table(spark, config.warehouse, "journeys")
+    if customers is None or journeys is None:
+        return
+    kinds = {r[0]: r[1] for r in customers.groupBy("customer_type").count().collect()}
+    status = {r[0]: r[1] for r in journeys.groupBy("status").count().collect()}
+    print(f"  customers:    {sum(kinds.values())} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+    print(f"  journeys:     {sum(status.values())} ({', '.join(f'{k} {v}' for k, v in sorted(status.items()))})")
+
+
 def _run_dict(result) -> dict:
     return {
         "run_id": result.run_id, "run_date": result.run_date.isoformat(), "seconds": round(result.seconds, 2),
@@ -122,6 +148,7 @@ def _run_dict(result) -> dict:
                      "rows_late": r.rows_late, "is_balanced": r.is_balanced,
                      "quarantine_by_reason": r.quarantine_by_reason, "warnings": r.warnings}
                     for r in result.sources],
+        "build": result.build,
     }
 
 
@@ -154,7 +181,7 @@ def _run_dates(config: Config, dates: list[date], demo: bool, quiet: bool, as_js
     out = []
     for day in dates:
         if not quiet and not as_json:
-            print(f"normalizing arrival date {day} ...", flush=True)
+            print(f"processing arrival date {day} ...", flush=True)
         result = run_date(spark, config, day, key)
         _print_run(result, quiet or as_json)
         out.append(_run_dict(result))
@@ -186,7 +213,9 @@ def cmd_demo(args, config: Config) -> dict:
         print(f"\ndemo finished in {seconds:.0f} s: {len(runs)} arrival dates, reconciliation over all of them:")
         _print_totals(runs)
         print(f"  raw sources:  {raw}")
-        print(f"  tables:       {warehouse}/<table>/  (events, quarantine, crm_customers, pipeline_runs)")
+        _print_tables(config)
+        print(f"  tables:       {warehouse}/<table>/  (events, quarantine, crm_customers, identity_map, customers,"
+              " journey_events, journeys, pipeline_runs)")
         print(f"  validation:   {warehouse}/_validation/data_docs/index.html")
     return {"generate": gen, "runs": runs, "seconds": round(seconds, 1), "warehouse": str(warehouse)}
 

@@ -88,6 +88,8 @@ class WindowsConfig(_Strict):
 class QualityConfig(_Strict):
     max_bad_fraction: float = Field(0.05, gt=0, lt=1, description="critical checks fail above this share of bad rows")
     enforce: bool = Field(True, description="a critical validation failure stops the run; false only records it")
+    validate_raw: bool = Field(
+        True, description="run the raw Great Expectations suites; false only to replay raw data already validated")
     min_event_date: date = Field(date(2000, 1, 1), description="earlier timestamps are quarantined as out of range")
     max_record_bytes: int = Field(1_000_000, ge=1024, description="longer raw lines are quarantined")
 
@@ -100,6 +102,49 @@ class SparkConfig(_Strict):
     conf: dict[str, str] = Field(default_factory=dict, description="any other Spark settings")
 
 
+class IdentityConfig(_Strict):
+    max_links_per_id: int = Field(
+        1, ge=1, description="an id linked to more distinct CRM customers or user ids than this is shared and merges nothing")
+    max_component_size: int = Field(
+        200, ge=2, description="larger identity components are reported and split by CRM customer id")
+    restitch_days: int = Field(
+        7, ge=0, description="anonymous events up to this many days before a device's first login join that customer")
+    max_rounds: int = Field(100, ge=1, description="connected-components rounds before giving up")
+
+
+class StageRule(_Strict):
+    stage: str | None = Field(None, description="stage the matching events get; omit with inherit: true")
+    inherit: bool = Field(False, description="matching events take the stage of the customer's previous event")
+    source: list[str] | None = Field(None, description="match these sources")
+    channel: list[str] | None = Field(None, description="match these channels")
+    event_type: list[str] | None = Field(None, description="match these event types")
+    page_path: str | None = Field(None, description="regular expression the page path must match (whole path)")
+    touchpoint: str | None = Field(None, description="regular expression the touchpoint must match (whole value)")
+
+    @model_validator(mode="after")
+    def _stage_or_inherit(self):
+        if (self.stage is None) == (not self.inherit):
+            raise ValueError("a stage rule needs exactly one of stage: NAME or inherit: true")
+        return self
+
+
+class JourneysConfig(_Strict):
+    stages: list[str] = Field(description="stage names in funnel order")
+    stage_rules: list[StageRule] = Field(description="ordered rules; the first that matches an event gives its stage")
+    goal_event_types: list[str] = Field(["purchase"], min_length=1, description="event types that convert and end a journey")
+    error_event_types: list[str] = Field(
+        ["form_error", "payment_failed", "error_page"], description="event types counted as errors in journeys")
+
+    @model_validator(mode="after")
+    def _known_stages(self):
+        unknown = sorted({r.stage for r in self.stage_rules if r.stage and r.stage not in self.stages})
+        if unknown:
+            raise ValueError(f"stage_rules name stages missing from stages: {', '.join(unknown)}")
+        if len(set(self.stages)) != len(self.stages):
+            raise ValueError("stages must be distinct")
+        return self
+
+
 class Config(_Strict):
     warehouse: str = Field(description="root URI of the output tables")
     reporting_timezone: str = Field("UTC", description="zone that defines *_date columns")
@@ -108,6 +153,10 @@ class Config(_Strict):
     windows: WindowsConfig = WindowsConfig()
     quality: QualityConfig = QualityConfig()
     spark: SparkConfig = SparkConfig()
+    identity: IdentityConfig = IdentityConfig()
+    journeys: JourneysConfig
+    extract: ExtractConfig = Field(default_factory=lambda: ExtractConfig(),
+                                   description="how the Airflow extract tasks fill the raw zone")
     base_dir: str = Field("", exclude=True, description="directory relative paths resolve against")
 
     _tz = field_validator("reporting_timezone")(classmethod(lambda cls, v: _check_zone(v)))
@@ -129,6 +178,12 @@ class Config(_Strict):
                 for name, src in data["sources"].items()
             }
         return data
+
+    @property
+    def reprocess_days(self) -> int:
+        """Event dates a nightly build recomputes, counted back from the arrival date: late events
+        reach max_lateness_days back, and a late login re-stitches restitch_days before itself."""
+        return self.windows.max_lateness_days + self.identity.restitch_days + 1
 
     def digest(self) -> str:
         """Short hash of the effective settings, recorded with every run."""
@@ -189,3 +244,55 @@ def load_config(path: str | Path | None = None) -> Config:
         return Config.model_validate({**raw, "base_dir": str(cfg_path.resolve().parent)})
     except ValidationError as exc:
         raise ConfigError(f"{cfg_path.name}: {_first_error_line(exc)}") from None
+
+
+# ---------------------------------------------------------------- extract (Airflow extract tasks)
+
+
+class LandingConfig(_Strict):
+    uri: str | None = Field(
+        None, description="fsspec URI where the source's deliveries land (relative: to this file); "
+                          "empty: deliveries are written straight into the raw zone and only get a manifest")
+    folder: str = Field("arrival_date={date}", description="one day's delivery below uri; {date} is YYYY-MM-DD, "
+                                                           "{yyyymmdd} is YYYYMMDD")
+    pattern: str = Field("*", description="glob of the files to pull from the day's folder")
+    required: bool = Field(False, description="a missing delivery fails the extract (and is retried) instead of "
+                                              "being recorded as empty")
+
+    @field_validator("folder")
+    @classmethod
+    def _known_placeholders(cls, v: str) -> str:
+        try:
+            v.format(date="2026-01-05", yyyymmdd="20260105")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{date}} and {{yyyymmdd}} may appear in braces ({exc})") from None
+        return v
+
+
+class LandingsConfig(_Strict):
+    clickstream: LandingConfig = LandingConfig()
+    crm_customers: LandingConfig = LandingConfig()
+    crm_activities: LandingConfig = LandingConfig()
+    calls: LandingConfig = LandingConfig()
+
+
+class CrmSqlConfig(_Strict):
+    enabled: bool = Field(False, description="pull crm_customers from a SQL database instead of landed files")
+    conn_id: str | None = Field("journeys_crm", description="Airflow connection of the database (inside Airflow)")
+    url_env: str = Field("JOURNEYS_CRM_URL", description="environment variable holding a SQLAlchemy URL; "
+                                                         "wins over conn_id; never put the URL in this file")
+    table: str = Field("crm_customers", pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", description="table or view to read")
+    db_schema: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", description="its schema (default: "
+                                                                                           "the connection's)")
+    columns: dict[str, str] = Field(default_factory=dict, description="contract column -> database column, "
+                                                                      "where the names differ")
+    fetch_rows: int = Field(10_000, ge=100, description="rows fetched per round trip")
+
+
+class ExtractConfig(_Strict):
+    landing: LandingsConfig = LandingsConfig()
+    crm_sql: CrmSqlConfig = CrmSqlConfig()
+
+
+Config.model_rebuild()  # Config names ExtractConfig before it is defined
+

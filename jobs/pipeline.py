@@ -56,6 +56,7 @@ class RunResult:
     sources: list[SourceResult]
     seconds: float
     validation_dir: str
+    build: dict | None = None  # identity and journey figures of the build step
 
     @property
     def totals(self) -> SourceResult:
@@ -139,10 +140,12 @@ def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey) ->
     """Every step for one arrival date in this process: normalize, build, validate, publish."""
     from jobs import steps
 
+    t0 = time.monotonic()
     result = normalize(spark, config, run_day, key)
-    steps.build_step(spark, config, run_day)
+    result.build = steps.build_step(spark, config, run_day).to_dict()
     steps.validate_step(spark, config, run_day)
     steps.publish_step(spark, config, run_day)
+    result.seconds = time.monotonic() - t0
     return result
 
 
@@ -176,12 +179,15 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
             typed = stage_source(spark, spec, config, files, run_day).persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(typed)
             result.rows_in = typed.count()
-            report = validate(_quality_frame(typed, spec), raw_contract(spec.contract).raw,
-                              load_semantic(spec.contract), thresholds(config, run_day), run_id, validation_dir)
-            reports.append(report)
-            result.warnings.extend(report.warnings)
-            if not report.success and not config.quality.enforce:
-                result.warnings.extend(f"critical (not enforced): {line}" for line in report.critical_failures)
+            if config.quality.validate_raw:
+                report = validate(_quality_frame(typed, spec), raw_contract(spec.contract).raw,
+                                  load_semantic(spec.contract), thresholds(config, run_day), run_id, validation_dir)
+                reports.append(report)
+                result.warnings.extend(report.warnings)
+                if not report.success and not config.quality.enforce:
+                    result.warnings.extend(f"critical (not enforced): {line}" for line in report.critical_failures)
+            else:
+                result.warnings.append("raw validation skipped (quality.validate_raw: false)")
             mapped = drop_key(spec.mapper(with_key(typed, spark, key), ctx))
             if spec.latest_wins_key:
                 classified = classify.classify_latest(mapped, spec.latest_wins_key, "updated_at")

@@ -71,9 +71,11 @@ def publish_step(spark: SparkSession, config: Config, day: date) -> list[str]:
     """Move every staged table into place, record the run, drop the staging folder."""
     root = storage.staging_root(config.warehouse, day)
     normalize_report = storage.read_json(f"{root}/_reports/normalize.json")
-    if normalize_report is None:
-        raise RuntimeError(f"nothing staged for {day}: run the normalize step first")
     build_report = storage.read_json(f"{root}/_reports/build.json")
+    if normalize_report is None and build_report is None:
+        raise RuntimeError(f"nothing staged for {day}: run the normalize and build steps first")
+    if normalize_report is None:  # a build rerun over already published events
+        normalize_report = {"run_id": f"{day.isoformat()}-build", "runs": [], "files": {}}
     written = []
     for owned in storage.staged_tables(root):
         parts = storage.commit_table(spark, config.warehouse, root, owned)

@@ -65,6 +65,8 @@ def evidence_from_events(events: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(nodes, links) seen in canonical events. An event links its ids in the order
     customer_id, user_id, phone, email, device: a chain connects them all."""
     ids = F.filter(F.array(*[node(k, F.col(c)) for k, c in ID_COLUMNS.items()]), lambda x: x.isNotNull())
+    # an event with no id at all (a call from a withheld number) is a customer of its own
+    ids = F.when(F.size(ids) == 0, F.array(node("x", F.col("event_id")))).otherwise(ids)
     first = F.struct(*[F.col(c) for c in FIRST_TOUCH_FIELDS])
     e = events.select(ids.alias("ids"), F.col("event_at"), first.alias("first_event"))
     nodes = (e.select(F.explode("ids").alias("node"), "event_at", "first_event")
