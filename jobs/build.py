@@ -12,6 +12,7 @@ See docs/identity.md and docs/journeys.md.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,6 +50,13 @@ class BuildResult:
     oversized_components: int = 0
     rekeyed_ids: int = 0
     warnings: list[str] = field(default_factory=list)
+    seconds_by_phase: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self.seconds_by_phase[phase] = round(now - since, 2)
+        log.info("build %s: %s took %.1f s", self.run_date, phase, now - since)
+        return now
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +113,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         persisted.append(df)
         return df
 
+    mark = time.monotonic()
     try:
         events = _table_upto(spark, config, root, "events", day)
         versions = _table_upto(spark, config, root, "crm_customers", day)
@@ -135,6 +144,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         identity_map = keep(tables.identity_map(nodes, node_keys))
         customers = keep(tables.customers(nodes, node_keys, tables.latest_crm(versions)))
         _identity_figures(spark, config, identity_map, customers, result)
+        mark = result.lap("identity", mark)
 
         # ---- journeys: the window's events, continued from the cursor
         start_ts = _day_start(start, tz)
@@ -155,6 +165,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         storage.stage_table(journey_events, root, "journey_events", ["customer_key", "step_number", "event_id"],
                             {"glob": "event_date=*", "from": start.isoformat()})
         result.journey_events = result.events_in_window
+        mark = result.lap("journey_events", mark)
 
         partials = summarize(rows, cursor)
         as_of = _day_start(day + timedelta(days=1), tz)
@@ -172,6 +183,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         counts = new_rows.groupBy("status").count().collect()
         result.journeys_by_status = {r["status"]: r["count"] for r in counts}
         result.journeys_written = sum(result.journeys_by_status.values())
+        mark = result.lap("journeys", mark)
 
         # ---- cursor for the next night: fold the first window date, which leaves the window
         nxt = start + timedelta(days=1) if nightly else day - timedelta(days=config.reprocess_days - 2)
@@ -184,6 +196,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
 
         storage.stage_table(identity_map, root, "identity_map", ["customer_key", "id_value"], {"glob": "id_type=*"})
         storage.stage_table(customers, root, "customers", ["customer_key"], {"glob": "customer_type=*"})
+        result.lap("cursor and identity tables", mark)
         storage.write_json(f"{root}/_reports/build.json", result.to_dict())
         return result
     finally:
@@ -231,14 +244,14 @@ def _journeys_partitions(spark: SparkSession, config: Config, new_rows: DataFram
 
 
 def _identity_figures(spark, config, identity_map: DataFrame, customers: DataFrame, result: BuildResult) -> None:
-    result.ids = identity_map.count()
-    result.shared_ids = identity_map.where("is_shared").count()
-    result.customers = customers.count()
+    ids = identity_map.agg(F.count("*").alias("n"), F.sum(F.col("is_shared").cast("long")).alias("shared")).first()
+    result.ids, result.shared_ids = ids["n"], ids["shared"] or 0
     buckets = (customers.select(F.when(F.col("n_ids") <= 1, "1").when(F.col("n_ids") <= 3, "2-3")
                                 .when(F.col("n_ids") <= 10, "4-10").when(F.col("n_ids") <= 100, "11-100")
                                 .otherwise(">100").alias("size"))
                .groupBy("size").count().collect())
     result.components_by_size = {r["size"]: r["count"] for r in sorted(buckets, key=lambda r: r["size"])}
+    result.customers = sum(result.components_by_size.values())
     previous = storage.read_table(spark, config.warehouse, "identity_map")
     if previous is not None:
         # devices are left out: their events follow the time-bounded login rule, not the map

@@ -1,0 +1,73 @@
+"""Does a nightly run cost more as history grows? Day 30 vs day 5 at equal daily volume.
+
+    .venv/bin/python bench/history.py --customers 2000 --days 30 --out bench/results
+
+Generates `--days` days for a fixed population (so daily volume stays level), runs every
+arrival date through all steps in order, and reports the wall time of each night. The
+figure is median(last three nights) / median(nights 4-6); the target is <= 1.5
+(docs/performance.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from jobs.config import load_config
+from jobs.generator import generate
+from jobs.normalize.pii import PiiKey
+from jobs.pipeline import run_date
+from jobs.spark_session import get_spark
+
+SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--customers", type=int, default=2000)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--config", default=None)
+    p.add_argument("--out", default="bench/results")
+    args = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-history-"))
+    try:
+        raw = work / "raw"
+        generate(raw, customers=args.customers, days=args.days, seed=args.seed)
+        config = load_config(args.config).with_overrides(
+            warehouse=str(work / "wh"), sources={s: {"path": str(raw / s)} for s in SOURCES})
+        spark = get_spark(config)
+        key = PiiKey(os.environ.get("JOURNEYS_PII_KEY", "bench-key-0123456789abcdef").encode())
+        dates = sorted({date.fromisoformat(f.name.split("=")[1]) for s in SOURCES for f in (raw / s).glob("arrival_date=*")})
+        nights = []
+        for day in dates:
+            t0 = time.monotonic()
+            result = run_date(spark, config, day, key)
+            seconds = time.monotonic() - t0
+            nights.append({"date": day.isoformat(), "seconds": round(seconds, 2), "rows_in": result.totals.rows_in,
+                           "window_events": result.build["events_in_window"] if result.build else None})
+            print(f"{day}  {seconds:7.1f} s  rows_in {result.totals.rows_in:>8}  "
+                  f"window events {nights[-1]['window_events']}", flush=True)
+        full_days = nights[: args.days]  # the trailing dates hold only late deliveries
+        early = statistics.median(n["seconds"] for n in full_days[3:6])
+        late = statistics.median(n["seconds"] for n in full_days[-3:])
+        summary = {"customers": args.customers, "days": args.days, "nights": nights,
+                   "early_median_seconds": early, "late_median_seconds": late, "ratio": round(late / early, 3),
+                   "target": 1.5}
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "history.json").write_text(json.dumps(summary, indent=2))
+        print(f"\nnights 4-6 median {early:.1f} s, last three median {late:.1f} s: ratio {late / early:.2f} "
+              f"(target <= 1.5)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
