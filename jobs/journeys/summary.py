@@ -131,7 +131,14 @@ def finalize(partials: DataFrame, stages: list[str], as_of: datetime, timeout_da
         reached.alias("stages_reached"), reached_closed.alias("stages_reached_closed"),
         furthest.alias("furthest_stage"), F.when(furthest.isNotNull(), order).alias("furthest_stage_order"),
         F.when(status == "dropped", furthest).alias("dropoff_stage"),
-        F.col("stage_first_at").alias("stage_reached_at"), F.col("closed_at").alias("closed_stage_reached_at"),
+        _in_funnel_order(F.col("stage_first_at"), reached).alias("stage_reached_at"),
+        _in_funnel_order(F.col("closed_at"), reached_closed).alias("closed_stage_reached_at"),
         "n_error_events", "first_event_id",
         F.to_date(F.from_utc_timestamp("started_at", reporting_timezone)).alias("journey_start_date"),
     )
+
+
+def _in_funnel_order(m, stages):
+    """The map rebuilt with its keys in funnel order: merged maps keep no stable key order,
+    and equal tables must be equal byte for byte."""
+    return F.map_from_entries(F.transform(stages, lambda x: F.struct(x.alias("key"), m[x].alias("value"))))
