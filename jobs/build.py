@@ -88,14 +88,18 @@ def _union(frames: list[DataFrame | None]) -> DataFrame | None:
     return out
 
 
-def _table_upto(spark: SparkSession, config: Config, root: str, table: str, day: date) -> DataFrame | None:
-    """A table as of this run: published rows of earlier arrivals plus the night's staged rows."""
+def _table_upto(spark: SparkSession, config: Config, root: str, table: str, day: date,
+                upto: date | None = None) -> DataFrame | None:
+    """A table as of arrival `upto` (default: this run's date): published rows plus the night's
+    staged rows, which replace the published rows of the run's own arrival date."""
+    upto = upto or day
     published = storage.read_table(spark, config.warehouse, table)
     staged = storage.read_staged(spark, root, table)
     if published is not None:
-        # a build rerun after publishing reads the night's rows from the table itself
-        published = published.where(F.col("arrival_date") < F.lit(day) if staged is not None
-                                    else F.col("arrival_date") <= F.lit(day))
+        keep = F.col("arrival_date") <= F.lit(upto)
+        if staged is not None:
+            keep = keep & (F.col("arrival_date") != F.lit(day))
+        published = published.where(keep)
     return _union([published, staged])
 
 
@@ -104,8 +108,16 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
     journeys from that date on with no carried state (a full rebuild passes the first event date)."""
     wh, root, tz = config.warehouse, storage.staging_root(config.warehouse, day), config.reporting_timezone
     nightly = window_start is None
+    run_day = day
+    latest = storage.latest_state(spark, wh, "identity_nodes", "as_of")
+    if nightly and latest is not None and latest > day.isoformat():
+        # a rerun of an earlier night: the derived tables already hold later nights, so they are
+        # rebuilt as of the latest built night, with this night's rows in place of the old ones
+        day = date.fromisoformat(latest)
     start = day - timedelta(days=config.reprocess_days - 1) if nightly else window_start
-    result = BuildResult(day.isoformat(), start.isoformat())
+    result = BuildResult(run_day.isoformat(), start.isoformat())
+    if day != run_day:
+        result.warnings.append(f"later nights are built (up to {day}): identity and journeys were rebuilt as of {day}")
     persisted: list[DataFrame] = []
 
     def keep(df: DataFrame) -> DataFrame:
@@ -115,8 +127,8 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
 
     mark = time.monotonic()
     try:
-        events = _table_upto(spark, config, root, "events", day)
-        versions = _table_upto(spark, config, root, "crm_customers", day)
+        events = _table_upto(spark, config, root, "events", run_day, day)
+        versions = _table_upto(spark, config, root, "crm_customers", run_day, day)
         if events is None:
             raise RuntimeError(f"no events for {day}: run the normalize step first")
         if versions is None:

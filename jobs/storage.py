@@ -282,6 +282,17 @@ def read_state(spark: SparkSession, warehouse: str, name: str, key: str, at_most
     return usable[-1], spark.read.schema(schema).parquet(state_path(warehouse, name, key, usable[-1]))
 
 
+def latest_state(spark: SparkSession, warehouse: str, name: str, key: str) -> str | None:
+    """The newest complete snapshot's key value, or None."""
+    root = f"{warehouse.rstrip('/')}/_state/{name}"
+    fs = _hadoop_fs(spark, root)
+    if not fs.exists(_hpath(spark, root)):
+        return None
+    done = [rel.split("=", 1)[1] for rel in _partition_dirs(spark, root, f"{key}=*")
+            if fs.exists(_hpath(spark, f"{root}/{rel}/_SUCCESS"))]
+    return max(done) if done else None
+
+
 def prune_state(spark: SparkSession, warehouse: str, name: str, key: str, keep_from: str) -> None:
     root = f"{warehouse.rstrip('/')}/_state/{name}"
     if not _hadoop_fs(spark, root).exists(_hpath(spark, root)):
