@@ -19,6 +19,8 @@ show as plain characters.
 
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import html
 import json
@@ -170,10 +172,8 @@ def _remove_stale_pages(section: Path, keep: set[Path]) -> None:
         if page.resolve() not in keep:
             page.unlink(missing_ok=True)
     for folder in sorted((p for p in section.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()  # only empty folders
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # a folder that still holds pages stays
+            folder.rmdir()
 
 
 def render_data_docs(out_dir: str | Path) -> Path:
