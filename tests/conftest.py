@@ -18,7 +18,10 @@ def base_config():
     # tests/test_pipeline.py switches both back on to run with production settings.
     return load_config(ROOT / "config" / "journeys.yaml").with_overrides(
         spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g",
-               "conf": {"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false"}})
+               "conf": {"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false",
+                        # one session serves every test: local checkpoints of finished identity
+                        # runs are released only when the JVM collects them (default: every 30 min)
+                        "spark.cleaner.periodicGC.interval": "1min"}})
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,165 @@
+"""End to end through Airflow: `airflow dags test journeys_nightly` on generated sample data,
+with real spark-submit (local mode) and real Great Expectations, for two consecutive dates;
+a rerun leaves every table identical, and a failing expectation publishes nothing."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
+TABLES = ("events", "quarantine", "crm_customers", "identity_map", "customers", "journey_events", "journeys")
+D1, D2, D3 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
+
+pytestmark = pytest.mark.slow
+
+
+def table_digest(warehouse: Path, table: str) -> tuple[str, int]:
+    """Order-independent digest of a table's rows (sorted row hashes), partition columns included."""
+    import pyarrow.dataset as ds
+
+    rows = ds.dataset(warehouse / table, format="parquet", partitioning="hive").to_table().to_pylist()
+    lines = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest(), len(lines)
+
+
+def snapshot(warehouse: Path) -> dict[str, tuple[str, int]]:
+    return {t: table_digest(warehouse, t) for t in TABLES}
+
+
+class Airflow:
+    def __init__(self, root: Path, config: Path):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("JOURNEYS_", "AIRFLOW"))}
+        self.env = {**clean, "AIRFLOW_HOME": str(root / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+                    "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "JOURNEYS_CONFIG": str(config),
+                    "JOURNEYS_TIMEZONE": "UTC", "JOURNEYS_PII_KEY": "e2e-test-key-0123456789abcdef",
+                    "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        self.logs = root / "logs"
+        self.logs.mkdir()
+
+    def __call__(self, *args: str, name: str, timeout: int = 1800) -> tuple[int, str]:
+        done = subprocess.run([str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+        log = done.stdout + done.stderr
+        (self.logs / f"{name}.log").write_text(log)
+        return done.returncode, log
+
+
+def task_seconds(log: str) -> dict[str, float]:
+    from datetime import datetime
+
+    start, took = {}, {}
+    for m in re.finditer(r"(\S+Z) .*\[DAG TEST\] (starting task_id=|end task task_id=)(\w+)", log):
+        t = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+        if m.group(2).startswith("starting"):
+            start[m.group(3)] = t
+        elif m.group(3) in start:
+            took[m.group(3)] = round((t - start[m.group(3)]).total_seconds(), 1)
+    return took
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    from jobs.generator import generate
+
+    if not (BIN / "spark-submit").exists():
+        pytest.fail(f"spark-submit not found in {BIN}: run `bash scripts/setup.sh`")
+    root = tmp_path_factory.mktemp("airflow-e2e")
+    generate(root / "landing", customers=100, days=2, seed=5, start_date=D1)
+    config = load_config(ROOT / "config" / "journeys.yaml").with_overrides(
+        warehouse=str(root / "warehouse"),
+        sources={s: {"path": str(root / "raw" / s)} for s in SOURCES},
+        extract={"landing": {s: {"uri": str(root / "landing" / s)} for s in SOURCES}},
+        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g"})
+    config_file = root / "journeys.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    airflow = Airflow(root, config_file)
+    code, log = airflow("db", "migrate", name="db-migrate", timeout=300)
+    assert code == 0, log[-3000:]
+    conns = root / "connections.json"
+    conns.write_text(json.dumps({"spark_default": {"conn_type": "spark", "host": "local[2]"}}))
+    code, log = airflow("connections", "import", "--overwrite", str(conns), name="connections")
+    assert code == 0, log[-3000:]
+
+    runs = {}
+    for day in (D1, D2):  # logical date D+1 00:00 UTC: the run processes D
+        runs[day] = airflow("dags", "test", "journeys_nightly", str(date.fromordinal(day.toordinal() + 1)),
+                            name=f"dags-test-{day}")
+    return root, config, airflow, runs
+
+
+def test_two_consecutive_dates_run_every_task(deployment):
+    root, config, airflow, runs = deployment
+    for day, (code, log) in runs.items():
+        assert code == 0, f"{day} failed; log in {airflow.logs}:\n" + "\n".join(log.splitlines()[-60:])
+        assert f"this run processes arrival date {day}" in log
+        times = task_seconds(log)
+        assert set(times) == {"choose_date", *(f"extract_{s}" for s in SOURCES), "normalize", "build", "validate",
+                              "publish", "report"}, times
+        print(f"\n{day} task wall times: {times}")
+    assert "spark-submit --master local[2]" in runs[D1][1]
+    assert "journeys step normalize for 2026-01-05" in runs[D1][1]
+
+
+def test_tables_exist_and_reconcile(deployment):
+    from jobs.summary import summary
+
+    root, config, airflow, runs = deployment
+    s = summary(config, [D1, D2])
+    assert s["dates"] == ["2026-01-05", "2026-01-06"]
+    assert set(s["sources"]) == set(SOURCES) and s["balanced"]
+    for name, t in s["sources"].items():
+        assert t["rows_in"] == t["rows_out"] + t["rows_quarantined"] + t["rows_duplicate"], name
+    assert s["sources"]["clickstream"]["rows_out"] > 500
+    for table in TABLES:
+        assert s["tables"].get(table, 0) > 0, (table, s["tables"])
+    for source in SOURCES:
+        manifest = json.loads((root / "raw" / source / f"arrival_date={D1}" / "_manifest.json").read_text())
+        assert manifest["method"] == "files" and manifest["file_count"] >= 1
+    assert not (root / "warehouse" / "_staging" / f"arrival_date={D1}").exists()
+    assert "rows per table:" in runs[D2][1]  # the report task logged the summary
+
+
+def test_rerunning_the_first_date_leaves_every_table_identical(deployment):
+    import pyarrow.dataset as ds
+
+    root, config, airflow, runs = deployment
+    warehouse = root / "warehouse"
+    before = snapshot(warehouse)
+    runs_before = ds.dataset(warehouse / "pipeline_runs", partitioning="hive").count_rows()
+    code, log = airflow("dags", "test", "journeys_nightly", str(D2), name=f"dags-test-{D1}-rerun")
+    assert code == 0, "\n".join(log.splitlines()[-60:])
+    assert snapshot(warehouse) == before
+    assert ds.dataset(warehouse / "pipeline_runs", partitioning="hive").count_rows() > runs_before  # audited
+
+
+def test_a_failing_expectation_fails_the_run_and_publishes_nothing(deployment):
+    root, config, airflow, runs = deployment
+    warehouse = root / "warehouse"
+    before = snapshot(warehouse)
+    from fuzz_rows import CALL, CALL_COLS, _csv_line
+
+    folder = root / "landing" / "calls" / f"arrival_date={D3}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [[f"K{i}" if i % 3 else "", *CALL[1:]] for i in range(60)]  # a third without call_id
+    (folder / "calls.csv").write_text("\n".join([",".join(CALL_COLS)] + [_csv_line(r) for r in rows]) + "\n")
+    code, log = airflow("dags", "test", "journeys_nightly", "2026-01-08", name=f"dags-test-{D3}-failing")
+    assert code != 0
+    assert "not_be_null(call_id)" in log  # the failing expectation is named in the task log
+    assert "step normalize exited with 1" in log and "not retried" in log
+    times = task_seconds(log)
+    assert "normalize" in times and not {"build", "validate", "publish", "report"} & set(times)
+    assert snapshot(warehouse) == before
+    assert not list((warehouse / "events").glob(f"event_date=*/arrival_date={D3}"))
