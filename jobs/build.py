@@ -22,6 +22,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import storage
+from jobs.analytics.analyse import analyse
+from jobs.analytics.friction import friction_occurrences
 from jobs.config import Config
 from jobs.contracts import table_contract
 from jobs.identity import graph, tables
@@ -42,6 +44,8 @@ class BuildResult:
     journey_events: int = 0
     journeys_written: int = 0
     journeys_by_status: dict[str, int] = field(default_factory=dict)
+    start_dates_analysed: int = 0
+    friction_occurrences: int = 0
     customers: int = 0
     ids: int = 0
     shared_ids: int = 0
@@ -197,6 +201,31 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         result.journeys_written = sum(result.journeys_by_status.values())
         mark = result.lap("journeys", mark)
 
+        # ---- analytics: every start date holding a rewritten journey, recomputed whole. The
+        # inputs are read back from staging: their lineage (identity, sequencing, cursor) would
+        # otherwise be planned again under every analytics table
+        affected = keep(storage.read_staged(spark, root, "journeys"))
+        start_dates = journeys["dates"]
+        result.start_dates_analysed = len(start_dates)
+        window_events = storage.read_staged(spark, root, "journey_events")
+        if start_dates:
+            published = storage.read_table(spark, wh, "journey_events")
+            if published is not None and min(start_dates) < start:
+                older = published.where((F.col("event_date") >= F.lit(min(start_dates)))
+                                        & (F.col("event_date") < F.lit(start)))
+                window_events = older.unionByName(window_events)
+        their_events = keep(window_events.join(affected.select("journey_id"), "journey_id", "left_semi"))
+        owned = {"glob": "journey_start_date=*", "partitions": journeys["partitions"]}
+        storage.stage_table(friction_occurrences(affected, their_events, config.analytics.friction,
+                                                 config.journeys.error_event_types),
+                            root, "friction_occurrences", _scalar_columns("friction_occurrences"), owned)
+        occurrences = keep(storage.read_staged(spark, root, "friction_occurrences"))
+        result.friction_occurrences = occurrences.count()
+        for table, frame in analyse(affected, their_events, config, occurrences).items():
+            if table != "friction_occurrences":
+                storage.stage_table(frame, root, table, _scalar_columns(table), owned)
+        mark = result.lap("analytics", mark)
+
         # ---- cursor for the next night: fold the first window date, which leaves the window
         nxt = start + timedelta(days=1) if nightly else day - timedelta(days=config.reprocess_days - 2)
         leaving = rows.where(F.col("event_date") < F.lit(nxt))
@@ -214,6 +243,13 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
     finally:
         for df in persisted:
             df.unpersist()
+
+
+def _scalar_columns(table: str) -> list[str]:
+    """Analytics rows sorted on every scalar column: files come out the same on every run."""
+    contract = table_contract(table)
+    return [c.name for c in contract.columns
+            if c.name not in contract.partition_by and not c.type.startswith(("map<", "array<"))]
 
 
 def _cursor(spark: SparkSession, config: Config, start: date) -> tuple[str | None, DataFrame, DataFrame]:
@@ -242,8 +278,9 @@ def _journeys_partitions(spark: SparkSession, config: Config, new_rows: DataFram
     contract_cols = table_contract("journeys").column_names
     new_rows = new_rows.select(*contract_cols)
     if published is None:
-        dates = [r[0] for r in new_rows.select("journey_start_date").distinct().collect()]
-        return {"rows": new_rows, "partitions": [f"journey_start_date={d.isoformat()}" for d in dates]}
+        dates = sorted(r[0] for r in new_rows.select("journey_start_date").distinct().collect())
+        return {"rows": new_rows, "dates": dates,
+                "partitions": [f"journey_start_date={d.isoformat()}" for d in dates]}
     replaced = published.where(F.col("ended_at") >= F.lit(start_ts)).select("journey_id", "journey_start_date") \
         .unionByName(published.join(new_rows.select("journey_id"), "journey_id", "left_semi")
                      .select("journey_id", "journey_start_date"))
@@ -252,7 +289,7 @@ def _journeys_partitions(spark: SparkSession, config: Config, new_rows: DataFram
     kept = (published.where(F.col("journey_start_date").isin(dates))
             .join(replaced.select("journey_id"), "journey_id", "left_anti"))
     rows = kept.select(*contract_cols).unionByName(new_rows)
-    return {"rows": rows, "partitions": [f"journey_start_date={d.isoformat()}" for d in dates]}
+    return {"rows": rows, "dates": dates, "partitions": [f"journey_start_date={d.isoformat()}" for d in dates]}
 
 
 def _identity_figures(spark, config, identity_map: DataFrame, customers: DataFrame, result: BuildResult) -> None:

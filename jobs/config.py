@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from jobs.analytics.friction_config import FrictionConfig
+from jobs.analytics.funnel_config import NamedFunnel, PathsConfig, check_unique_names
+
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "journeys.yaml"
 
 
@@ -92,6 +95,7 @@ class QualityConfig(_Strict):
         True, description="run the raw Great Expectations suites; false only to replay raw data already validated")
     min_event_date: date = Field(date(2000, 1, 1), description="earlier timestamps are quarantined as out of range")
     max_record_bytes: int = Field(1_000_000, ge=1024, description="longer raw lines are quarantined")
+    validation_threads: int = Field(2, ge=1, le=16, description="Great Expectations suites validated side by side")
 
 
 class SparkConfig(_Strict):
@@ -145,6 +149,19 @@ class JourneysConfig(_Strict):
         return self
 
 
+class AnalyticsConfig(_Strict):
+    named_funnels: list[NamedFunnel] = Field([], description="funnels defined as ordered event predicates")
+    paths: PathsConfig = Field(default_factory=lambda: PathsConfig(), description="journey paths: steps kept and top paths")
+    friction: FrictionConfig = Field(default_factory=lambda: FrictionConfig(),
+                                     description="friction signals and their thresholds")
+
+    @field_validator("named_funnels")
+    @classmethod
+    def _distinct_names(cls, v):
+        check_unique_names(v)
+        return v
+
+
 class Config(_Strict):
     warehouse: str = Field(description="root URI of the output tables")
     reporting_timezone: str = Field("UTC", description="zone that defines *_date columns")
@@ -155,6 +172,8 @@ class Config(_Strict):
     spark: SparkConfig = SparkConfig()
     identity: IdentityConfig = IdentityConfig()
     journeys: JourneysConfig
+    analytics: AnalyticsConfig = Field(default_factory=lambda: AnalyticsConfig(),
+                                       description="stage funnel, named funnels, friction points")
     extract: ExtractConfig = Field(default_factory=lambda: ExtractConfig(),
                                    description="how the Airflow extract tasks fill the raw zone")
     base_dir: str = Field("", exclude=True, description="directory relative paths resolve against")

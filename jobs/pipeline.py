@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -169,6 +170,7 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
         history = history.persist(StorageLevel.MEMORY_AND_DISK)
         persisted.append(history)
     try:
+        staged = []
         for spec in source_specs(config):
             src = getattr(config.sources, spec.name)
             files = storage.list_raw_files(src.path, run_day)
@@ -179,15 +181,26 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
             typed = stage_source(spark, spec, config, files, run_day).persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(typed)
             result.rows_in = typed.count()
-            if config.quality.validate_raw:
-                report = validate(_quality_frame(typed, spec), raw_contract(spec.contract).raw,
-                                  load_semantic(spec.contract), thresholds(config, run_day), run_id, validation_dir)
-                reports.append(report)
-                result.warnings.extend(report.warnings)
-                if not report.success and not config.quality.enforce:
-                    result.warnings.extend(f"critical (not enforced): {line}" for line in report.critical_failures)
-            else:
+            staged.append((spec, typed, result))
+
+        def gate(item):
+            spec, typed, _ = item
+            return validate(_quality_frame(typed, spec), raw_contract(spec.contract).raw,
+                            load_semantic(spec.contract), thresholds(config, run_day), run_id, validation_dir)
+
+        if config.quality.validate_raw:
+            # suites side by side: on a day's data a suite mostly waits on small JVM queries
+            with ThreadPoolExecutor(max_workers=config.quality.validation_threads) as pool:
+                for (_, _, result), report in zip(staged, pool.map(gate, staged)):
+                    reports.append(report)
+                    result.warnings.extend(report.warnings)
+                    if not report.success and not config.quality.enforce:
+                        result.warnings.extend(f"critical (not enforced): {line}" for line in report.critical_failures)
+        else:
+            for _, _, result in staged:
                 result.warnings.append("raw validation skipped (quality.validate_raw: false)")
+
+        for spec, typed, result in staged:
             mapped = drop_key(spec.mapper(with_key(typed, spark, key), ctx))
             if spec.latest_wins_key:
                 classified = classify.classify_latest(mapped, spec.latest_wins_key, "updated_at")

@@ -13,17 +13,19 @@ import argparse
 import json
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 from pyspark.sql import SparkSession
 
 from jobs import __version__, storage
+from jobs.analytics.analyse import TABLES as ANALYTICS_TABLES
 from jobs.config import Config, ConfigError, load_config
 
 log = logging.getLogger("journeys.steps")
 STEPS = ("normalize", "build", "validate", "publish", "all")
 # what each output table is checked for before it is published (expectations/<table>.yaml)
-OUTPUT_SUITES = ("identity_map", "customers", "journey_events", "journeys")
+OUTPUT_SUITES = ("identity_map", "customers", "journey_events", "journeys", *ANALYTICS_TABLES)
 
 
 def build_step(spark: SparkSession, config: Config, day: date, window_start: date | None = None):
@@ -34,8 +36,7 @@ def build_step(spark: SparkSession, config: Config, day: date, window_start: dat
 
 def validate_step(spark: SparkSession, config: Config, day: date) -> list:
     """Great Expectations output suites on the staged tables; a critical failure raises."""
-    from jobs.contracts import table_contract
-    from jobs.quality import QualityThresholds, ValidationFailed, load_semantic, render_data_docs, validate
+    from jobs.quality import QualityThresholds, ValidationFailed, render_data_docs
 
     root = storage.staging_root(config.warehouse, day)
     out_dir = f"{config.warehouse.rstrip('/')}/_validation"
@@ -44,16 +45,19 @@ def validate_step(spark: SparkSession, config: Config, day: date) -> list:
         max_bad_fraction=0.0, tolerated_bad_rows=0,
         min_timestamp=datetime.combine(config.quality.min_event_date, datetime.min.time(), tzinfo=timezone.utc),
         max_timestamp=datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(days=3))
+    def check(table: str):
+        df = storage.read_staged(spark, root, table)
+        if df is None:
+            raise RuntimeError(f"{table} is not staged for {day}: run the build step first")
+        return validate_output(df, table, thresholds, f"{day.isoformat()}-outputs", out_dir)
+
     reports = []
     try:
-        for table in OUTPUT_SUITES:
-            df = storage.read_staged(spark, root, table)
-            if df is None:
-                raise RuntimeError(f"{table} is not staged for {day}: run the build step first")
-            contract = table_contract(table)
-            simple = [c.name for c in contract.columns if not c.type.startswith(("map<", "array<"))]
-            reports.append(validate(df.select(*simple), _scalar_contract(contract.raw, simple), load_semantic(table),
-                                    thresholds, f"{day.isoformat()}-outputs", out_dir))
+        # On small tables a suite's time is mostly Python waiting on the JVM for one small
+        # query after another, so suites run side by side; each has its own GX context.
+        with ThreadPoolExecutor(max_workers=config.quality.validation_threads) as pool:
+            for report in pool.map(check, OUTPUT_SUITES):
+                reports.append(report)
     finally:
         if reports:
             render_data_docs(out_dir)
@@ -63,8 +67,16 @@ def validate_step(spark: SparkSession, config: Config, day: date) -> list:
     return reports
 
 
-def _scalar_contract(raw: dict, columns: list[str]) -> dict:
-    return {**raw, "columns": [c for c in raw["columns"] if c["name"] in columns]}
+def validate_output(df, table: str, thresholds, run_name: str, out_dir: str):
+    """One output table's suite (expectations/<table>.yaml plus its contract checks), on its
+    scalar columns: GX checks no map or array column."""
+    from jobs.contracts import table_contract
+    from jobs.quality import load_semantic, validate
+
+    contract = table_contract(table)
+    simple = [c.name for c in contract.columns if not c.type.startswith(("map<", "array<"))]
+    raw = {**contract.raw, "columns": [c for c in contract.raw["columns"] if c["name"] in simple]}
+    return validate(df.select(*simple), raw, load_semantic(table), thresholds, run_name, out_dir)
 
 
 def publish_step(spark: SparkSession, config: Config, day: date) -> list[str]:

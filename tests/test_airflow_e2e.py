@@ -20,7 +20,8 @@ from jobs.config import load_config
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
-TABLES = ("events", "quarantine", "crm_customers", "identity_map", "customers", "journey_events", "journeys")
+TABLES = ("events", "quarantine", "crm_customers", "identity_map", "customers", "journey_events", "journeys",
+          "stage_funnel", "funnel_results", "journey_paths", "friction_occurrences", "friction_points", "touchpoints")
 D1, D2, D3 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
 
 pytestmark = pytest.mark.slow

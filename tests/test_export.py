@@ -3,7 +3,6 @@ from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from jobs.normalize.pii import PiiKey
 from jobs.pipeline import run_date

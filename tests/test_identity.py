@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
-from pyspark.sql import functions as F
-
 from jobs.identity import graph, tables
 
 T0 = datetime(2026, 3, 1, 12, 0, 0)

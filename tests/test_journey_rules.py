@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pyspark.sql import functions as F
 
 from jobs.build import journey_settings
 from jobs.journeys.sequence import sequence

@@ -16,6 +16,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs import steps
+from jobs.analytics.analyse import TABLES as ANALYTICS_TABLES
 from jobs.generator import generate
 from jobs.normalize.pii import PiiKey
 from jobs.pipeline import normalize
@@ -23,7 +24,7 @@ from jobs.storage import read_table
 
 SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
 KEY = PiiKey(b"journeys-test-key-0123456789")
-COMPARED = ("identity_map", "customers", "journey_events", "journeys")
+COMPARED = ("identity_map", "customers", "journey_events", "journeys", *ANALYTICS_TABLES)
 SOURCE_RANK = {"clickstream": 0, "crm": 1, "calls": 2}
 
 

@@ -9,7 +9,7 @@ import fsspec
 from jobs.config import Config
 from jobs.extract.result import ExtractResult
 from jobs.extract.zone import (MANIFEST, ExtractError, FileEntry, StagedFolder, copy_hashed, hash_file, list_files,
-                               read_json, resolve_uri, write_json)
+                               resolve_uri, write_json)
 
 log = logging.getLogger("journeys.extract")
 

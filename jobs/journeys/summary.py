@@ -13,7 +13,6 @@ from datetime import datetime
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.journeys.sequence import JourneySettings
 
 TOUCH = ["channel", "touchpoint", "device_type", "utm_source", "utm_campaign"]
 PARTIAL_COLUMNS = ["customer_key", "journey_id", "started_at", "first_event_id", "first_touch", "last_event_at",
