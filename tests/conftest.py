@@ -46,12 +46,3 @@ def production_sql(spark):
     for k, v in before.items():
         spark.conf.set(k, v)
 
-
-# The end-to-end modules take most of the suite's time; collected first, xdist's loadfile
-# scheduler hands them out before the small modules, so the two workers finish close together.
-HEAVY_FIRST = ("test_airflow_e2e.py", "test_journeys_e2e.py", "test_pipeline.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(HEAVY_FIRST)))  # stable: file order otherwise
