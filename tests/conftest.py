@@ -12,13 +12,18 @@ os.environ.setdefault("JOURNEYS_PII_KEY", "test-key-0123456789abcdef")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+TINY_DATA_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+                  "spark.sql.adaptive.enabled": "false"}
+
+
 @pytest.fixture(scope="session")
 def base_config():
-    # Tiny frames: compiling whole-stage code and re-planning adaptively cost more than they save.
-    # tests/test_pipeline.py switches both back on to run with production settings.
+    # Tiny frames: compiling generated code (whole-stage or per expression) and re-planning
+    # adaptively cost more than they save; interpreted expressions cut a nightly build by a
+    # fifth. tests/test_pipeline.py switches all three back on to run with production settings.
     return load_config(ROOT / "config" / "journeys.yaml").with_overrides(
         spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g",
-               "conf": {"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false",
+               "conf": {**TINY_DATA_CONF,
                         # one session serves every test: local checkpoints of finished identity
                         # runs are released only when the JVM collects them (default: every 30 min)
                         "spark.cleaner.periodicGC.interval": "1min"}})
@@ -33,7 +38,8 @@ def spark(base_config):
     session.stop()
 
 
-PRODUCTION_SQL_CONF = {"spark.sql.codegen.wholeStage": "true", "spark.sql.adaptive.enabled": "true"}
+PRODUCTION_SQL_CONF = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK",
+                       "spark.sql.adaptive.enabled": "true"}
 
 
 @pytest.fixture(scope="module")

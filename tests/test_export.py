@@ -1,11 +1,13 @@
-"""Bring-your-own clickstream: a flat CSV or Parquet export mapped through the config."""
+"""Bring-your-own clickstream: a flat CSV or Parquet export mapped through the config, normalized
+and published (what follows normalize does not know where events came from)."""
 from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.normalize.pii import PiiKey
-from jobs.pipeline import run_date
+from jobs.pipeline import normalize
+from jobs.steps import publish_step
 from jobs.storage import read_table
 
 MAPPING = {"user_id": "Visitor ID", "session_id": "Visit", "event_name": "Event Name", "event_at": "Timestamp",
@@ -44,7 +46,8 @@ def test_csv_export_with_column_mapping(spark, base_config, tmp_path):
         "2026-03-02 10:05:00,v1,s1,Page View,/home,Firefox\n"
         "2026-03-02 10:06:00,,s1,Page View,/home,Firefox\n")        # no user id
     config = _config(base_config, tmp_path, "csv")
-    run_date(spark, config, date(2026, 3, 2), PiiKey(b"export-key-0123456789"))
+    normalize(spark, config, date(2026, 3, 2), PiiKey(b"export-key-0123456789"))
+    publish_step(spark, config, date(2026, 3, 2))
     _check(spark, config)
 
 
@@ -58,5 +61,6 @@ def test_parquet_export_with_column_mapping(spark, base_config, tmp_path):
         "Page": ["/cart", "/cart", "/home", "/home"], "Browser": ["Firefox"] * 4})
     pq.write_table(table, folder / "export.parquet")
     config = _config(base_config, tmp_path, "parquet")
-    run_date(spark, config, date(2026, 3, 2), PiiKey(b"export-key-0123456789"))
+    normalize(spark, config, date(2026, 3, 2), PiiKey(b"export-key-0123456789"))
+    publish_step(spark, config, date(2026, 3, 2))
     _check(spark, config)
