@@ -7,8 +7,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from fuzz_rows import write_fuzzed_sources
+from jobs import steps
 from jobs.normalize.pii import PiiKey
-from jobs.pipeline import run_date
+from jobs.pipeline import normalize
 from jobs.storage import read_table
 
 ARRIVAL = "2026-02-02"
@@ -28,7 +29,12 @@ def fuzz_run(spark, base_config, tmp_path_factory):
         sources={name: {"path": str(raw / name)} for name in ("clickstream", "crm_customers", "crm_activities", "calls")},
         quality={"enforce": False},  # row-level fuzz: the feed-level gate is tested elsewhere
     )
-    result = run_date(spark, config, date.fromisoformat(ARRIVAL), PiiKey(b"fuzz-key-0123456789"))
+    day = date.fromisoformat(ARRIVAL)
+    # normalize (raw suites included) and build must survive the rows around the bad ones; output
+    # suites on generated data are tests/test_pipeline.py's
+    result = normalize(spark, config, day, PiiKey(b"fuzz-key-0123456789"))
+    steps.build_step(spark, config, day)
+    steps.publish_step(spark, config, day)
     return config, result, expected
 
 
