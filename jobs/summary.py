@@ -1,5 +1,5 @@
 """What the warehouse holds after some runs: reconciliation per source, quarantine by reason,
-rows per table. Reads the Parquet tables with pyarrow (no Spark), so the demo and the
+the latest build's identity and journey figures, rows per table. Reads the Parquet tables with pyarrow (no Spark), so the demo and the
 Airflow `report` task can print it in a second.
 
     python -m jobs.summary [--config FILE] [--date D ...] [--json]
@@ -55,6 +55,29 @@ def latest_runs(warehouse: str, dates: list[date] | None = None) -> list[dict]:
     return sorted(out, key=lambda r: (r["run_date"], r["source"]))
 
 
+def latest_build(warehouse: str, dates: list[date] | None = None) -> dict | None:
+    """The figures of the latest succeeded build among the dates (the build of the last night
+    describes the whole identity graph and the journeys it rewrote)."""
+    dataset = _dataset(warehouse, "pipeline_runs")
+    if dataset is None or "metrics" not in dataset.schema.names:
+        return None
+    rows = dataset.to_table(columns=["step", "status", "run_date", "finished_at", "rows_in", "metrics"]).to_pylist()
+    wanted = {d.isoformat() for d in dates} if dates else None
+    builds = [r for r in rows if r["step"] == "build" and r["status"] == "succeeded"
+              and (wanted is None or str(r["run_date"]) in wanted)]
+    if not builds:
+        return None
+    last = max(builds, key=lambda r: (str(r["run_date"]), r["finished_at"]))
+    metrics = dict(last["metrics"] or [])
+    return {"run_date": str(last["run_date"]), "events_in_window": last["rows_in"],
+            "customers": metrics.get("customers", 0), "ids": metrics.get("ids", 0),
+            "shared_ids": metrics.get("shared_ids", 0), "cc_rounds": metrics.get("cc_rounds", 0),
+            "customers_by_ids": {k[len("components_size_"):]: v for k, v in sorted(metrics.items())
+                                 if k.startswith("components_size_")},
+            "journeys_by_status": {k[len("journeys_"):]: v for k, v in sorted(metrics.items())
+                                   if k.startswith("journeys_") and k != "journeys_written"}}
+
+
 def reconcile(runs: list[dict]) -> dict[str, dict]:
     totals: dict[str, dict] = {}
     for r in runs:
@@ -95,6 +118,7 @@ def summary(config: Config, dates: list[date] | None = None) -> dict:
         "sources": totals,
         "balanced": all(t["is_balanced"] for t in totals.values()) and bool(totals),
         "quarantine_by_reason": dict(sorted(reasons.items())),
+        "build": latest_build(config.warehouse, dates),
         "tables": table_rows(config.warehouse),
         "warehouse": config.warehouse,
     }
@@ -111,6 +135,13 @@ def render(s: dict) -> str:
                      f"{t['rows_duplicate']:>11}{t['rows_late']:>8}  {'yes' if t['is_balanced'] else 'NO'}")
     reasons = ", ".join(f"{k} {v}" for k, v in s["quarantine_by_reason"].items()) or "none"
     lines.append(f"  quarantined by reason: {reasons}")
+    b = s.get("build")
+    if b:
+        sizes = ", ".join(f"{k}: {v}" for k, v in b["customers_by_ids"].items())
+        status = ", ".join(f"{k} {v}" for k, v in b["journeys_by_status"].items()) or "none"
+        lines.append(f"  identity after {b['run_date']}: {b['customers']} customers from {b['ids']} ids "
+                     f"({b['shared_ids']} shared), {b['cc_rounds']} CC round(s); customers by ids {sizes}")
+        lines.append(f"  journeys rewritten by that night: {status}")
     lines.append("  rows per table: " + ", ".join(f"{k} {v}" for k, v in s["tables"].items()))
     lines.append(f"  tables:     {s['warehouse']}/<table>/")
     lines.append(f"  validation: {s['warehouse']}/_validation/data_docs/index.html")

@@ -92,7 +92,7 @@ for i in $(seq 0 $((DAYS - 1))); do
   log=$LOGS/dags-test-$day.log
   if airflow dags test journeys_nightly "$logical" >"$log" 2>&1; then
     echo "demo: arrival date $day (logical date $logical): success in $(( $(date +%s) - s )) s"
-    "$PY" -m jobs.summary --config "$CONFIG" --date "$day" | sed -n '2,7p'
+    "$PY" -m jobs.summary --config "$CONFIG" --date "$day" | sed -n '2,$p' | grep -v -e '^  rows per table' -e '^  tables:' -e '^  validation:'
     "$PY" - "$log" <<'EOF'
 import re, sys
 from datetime import datetime

@@ -124,13 +124,15 @@ def test_tables_exist_and_reconcile(deployment):
     for name, t in s["sources"].items():
         assert t["rows_in"] == t["rows_out"] + t["rows_quarantined"] + t["rows_duplicate"], name
     assert s["sources"]["clickstream"]["rows_out"] > 500
+    assert s["build"]["run_date"] == "2026-01-05" and s["build"]["customers"] > 50, s["build"]
+    assert sum(s["build"]["journeys_by_status"].values()) > 0
     for table in TABLES:
         assert s["tables"].get(table, 0) > 0, (table, s["tables"])
     for source in SOURCES:
         manifest = json.loads((root / "raw" / source / f"arrival_date={D1}" / "_manifest.json").read_text())
         assert manifest["method"] == "files" and manifest["file_count"] >= 1
     assert not (root / "warehouse" / "_staging" / f"arrival_date={D1}").exists()
-    assert "rows per table:" in runs[D1][1]  # the report task logged the summary
+    assert "rows per table:" in runs[D1][1] and "identity after 2026-01-05:" in runs[D1][1]  # the report task
 
 
 def test_rerunning_the_date_leaves_every_table_identical(deployment):
