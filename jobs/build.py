@@ -27,6 +27,7 @@ from jobs.analytics.friction import friction_occurrences
 from jobs.config import Config
 from jobs.contracts import table_contract
 from jobs.identity import graph, tables
+from jobs.identity.lineage import release
 from jobs.journeys.sequence import JourneySettings, order_key, sequence
 from jobs.journeys.summary import PARTIAL_SCHEMA, SESSION_SCHEMA, advance_cursor, finalize, summarize
 
@@ -123,6 +124,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
     if day != run_day:
         result.warnings.append(f"later nights are built (up to {day}): identity and journeys were rebuilt as of {day}")
     persisted: list[DataFrame] = []
+    checkpoints: list[DataFrame] = []
 
     def keep(df: DataFrame) -> DataFrame:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -152,6 +154,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         storage.prune_state(spark, wh, "identity_nodes", "as_of", (day - timedelta(days=7)).isoformat())
         storage.prune_state(spark, wh, "identity_links", "as_of", (day - timedelta(days=7)).isoformat())
         resolution = graph.resolve(nodes, links, identity_settings(config))
+        checkpoints.append(resolution.node_keys)
         result.cc_rounds, result.oversized_components = resolution.rounds, resolution.oversized_components
         if resolution.oversized_components:
             result.warnings.append(f"{resolution.oversized_components} identity component(s) above "
@@ -243,6 +246,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
     finally:
         for df in persisted:
             df.unpersist()
+        release(*checkpoints)
 
 
 def _scalar_columns(table: str) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.identity.components import ComponentsDidNotConverge, connected_components
+from jobs.identity.lineage import release
 
 EDGE_SCHEMA = "src string, dst string"
 Edge = tuple[str, str]
@@ -216,6 +217,24 @@ def test_reliable_checkpoints_when_a_directory_is_set(spark, tmp_path):
         # The session is shared: put back whatever was set before (usually nothing).
         getattr(context._jsc.sc(), "checkpointDir_$eq")(spark._jvm.scala.Option.apply(before))
     assert context.getCheckpointDir() == before
+
+
+def stored_rdds(spark: SparkSession) -> set[int]:
+    return set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+
+
+def test_only_the_result_stays_stored_and_release_frees_it(spark):
+    """A long-lived session (a 30-night backfill) ran out of driver memory when every night's
+    checkpoints stayed in the block manager: the rounds' own must go, the result's on release."""
+    edges = shuffled_chain(60, seed=9)
+    before = stored_rdds(spark)
+    result, rounds = connected_components(spark.createDataFrame(edges, EDGE_SCHEMA), checkpoint_every=1)
+    assert rounds >= 4  # a checkpoint per round, all but the result's released
+    left = stored_rdds(spark) - before
+    assert len(left) == 1, left
+    assert {r.node: r.component for r in result.collect()} == expected_components(edges)
+    release(result)
+    assert not stored_rdds(spark) & left
 
 
 def test_rejects_edges_that_are_not_string_pairs(spark):

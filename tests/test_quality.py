@@ -280,6 +280,22 @@ def test_missing_column_empty_and_tiny_frames(spark, tmp_path):
     assert _summarise(result, tolerated_bad_rows=2)["effective_severity"] == "warning"
 
 
+@pytest.mark.parametrize("cached_input", [True, False], ids=["cached input", "uncached input"])
+def test_validation_leaves_nothing_cached(spark, tmp_path, cached_input):
+    """A backfill validates every source of every night in one session: a cache left behind
+    per validation (GX's own, by default) filled the driver's heap within 30 nights."""
+    stored = lambda: set(spark.sparkContext._jsc.getPersistentRDDs().keySet())  # noqa: E731
+    df = _frame(spark, n=40)
+    if cached_input:  # normalize hands over frames read from its cached typed staging
+        df = df.persist()
+        df.count()
+    before = stored()
+    assert validate(df, CONTRACT, SEMANTIC, THRESHOLDS, "2024-05-05", tmp_path / "q").success
+    assert stored() == before
+    if cached_input:
+        df.unpersist()
+
+
 def test_data_docs_index_links_one_page_per_run_and_suite(reports, quality_dir):
     index = render_data_docs(quality_dir)
     assert index == (quality_dir / "data_docs" / "index.html").resolve()

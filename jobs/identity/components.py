@@ -29,7 +29,8 @@ round number, and a lost cache block would be recomputed from the first round; c
 the lineage every ``checkpoint_every`` rounds (a local checkpoint, or a reliable one
 when the SparkContext has a checkpoint directory) keeps both bounded. A local
 checkpoint is taken lazily, so the round's own convergence check stores it and it
-costs no extra job.
+costs no extra job. Every checkpoint taken on the way is released once the result is
+stored; the result's own is the caller's to release (jobs/identity/lineage.py says why).
 
 A round shuffles twice: by node for large-star (each edge seen from both ends, which
 is also where repeated edges are dropped), and by ``src`` for small-star.
@@ -40,6 +41,8 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
+from jobs.identity.lineage import cut_lineage, release
+
 
 class ComponentsDidNotConverge(Exception):
     """The graph was not reduced to stars within the allowed number of rounds."""
@@ -47,19 +50,6 @@ class ComponentsDidNotConverge(Exception):
     def __init__(self, rounds: int) -> None:
         super().__init__(f"connected components did not converge within {rounds} rounds")
         self.rounds = rounds
-
-
-def _cut_lineage(df: DataFrame, *, eager: bool = True) -> DataFrame:
-    """df with its plan replaced by its data.
-
-    A reliable checkpoint (when the SparkContext has a checkpoint directory) survives
-    losing an executor, and is always written at once: lazily, Spark would compute df
-    a second time to write it. A local one is kept in the executors' block managers; a
-    lazy one is stored as a side effect of the first job that reads all of it.
-    """
-    if df.sparkSession.sparkContext.getCheckpointDir():
-        return df.checkpoint(eager=True)
-    return df.localCheckpoint(eager=eager)
 
 
 def _round(edges: DataFrame) -> DataFrame:
@@ -142,7 +132,8 @@ def connected_components(
 
     Returns ``(frame, rounds)``: ``frame`` has one row per distinct node, with columns
     ``node`` and ``component`` (the smallest id of the node's component in Spark string
-    order), and is checkpointed, so it does not depend on any intermediate frame;
+    order), and is checkpointed, so it does not depend on any intermediate frame (release
+    it with jobs.identity.lineage.release when done);
     ``rounds`` is the number of large-star / small-star rounds run, counting the last
     one, which found nothing to change (0 when no edge links two different nodes).
 
@@ -153,14 +144,20 @@ def connected_components(
     # Self-loops stay in so that nodes that only have one still get a row. Checkpointed
     # so the caller's lineage is evaluated once, even if it is not deterministic. The
     # setup frames are cut lazily: the jobs that first read them store them.
-    oriented = _cut_lineage(
+    cuts: list[DataFrame] = []  # every checkpoint taken here, released once the result is stored
+
+    def cut(df: DataFrame, *, eager: bool = True) -> DataFrame:
+        cuts.append(cut_lineage(df, eager=eager))
+        return cuts[-1]
+
+    oriented = cut(
         edges.select(F.greatest("src", "dst").alias("src"), F.least("src", "dst").alias("dst"))
         .distinct(),
         eager=False,
     )
     # After a global sort, monotonically_increasing_id grows with the sort order (it is
     # partition index, then row number), so the ids order exactly like the strings.
-    node_ids = _cut_lineage(
+    node_ids = cut(
         oriented.select(F.explode(F.array("src", "dst")).alias("node"))
         .distinct()
         .orderBy("node")
@@ -174,7 +171,7 @@ def connected_components(
     reliable = bool(edges.sparkSession.sparkContext.getCheckpointDir())
     persisted: list[DataFrame] = []
     try:
-        current = _cut_lineage(
+        current = cut(
             oriented.where(F.col("src") != F.col("dst"))
             .join(ids_as("src", "src_id"), "src")
             .join(ids_as("dst", "dst_id"), "dst")
@@ -192,6 +189,7 @@ def connected_components(
                 # Lazy: stored by the first action over it, the check just below,
                 # so cutting the lineage costs no job of its own.
                 step = step.localCheckpoint(eager=False)
+                cuts.append(step)
             else:
                 step = step.persist()
                 persisted.append(step)
@@ -224,7 +222,8 @@ def connected_components(
         result = labelled.select(
             "node", F.min("node").over(Window.partitionBy("component_id")).alias("component")
         )
-        return _cut_lineage(result), rounds
+        return cut_lineage(result), rounds
     finally:
         for df in persisted:
             df.unpersist()
+        release(*cuts)

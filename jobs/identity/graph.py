@@ -24,6 +24,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.identity.components import connected_components
+from jobs.identity.lineage import cut_lineage, release
 
 ID_COLUMNS = {"c": "customer_id", "u": "user_id", "p": "phone_hash", "e": "email_hash", "a": "anonymous_id"}
 TYPE_NAMES = {"c": "customer_id", "u": "user_id", "e": "email_hash", "p": "phone_hash", "a": "anonymous_id"}
@@ -131,6 +132,7 @@ def merge_links(*parts: DataFrame) -> DataFrame:
 
 @dataclass
 class Resolution:
+    """node_keys is checkpointed: release it (jobs.identity.lineage.release) once nothing reads it."""
     node_keys: DataFrame      # node, customer_key, is_shared, component_size
     device_users: DataFrame   # device node, user node, first_seen_at, user's customer_key (non-shared users)
     rounds: int
@@ -155,7 +157,7 @@ def shared_nodes(links: DataFrame, max_links: int) -> DataFrame:
 def resolve(nodes: DataFrame, links: DataFrame, settings: IdentitySettings) -> Resolution:
     shared = shared_nodes(links, settings.max_links_per_id).withColumn("is_shared", F.lit(True))
     flagged = nodes.join(shared, "node", "left").withColumn("is_shared", F.coalesce("is_shared", F.lit(False)))
-    flagged = flagged.localCheckpoint(eager=True)
+    flagged = cut_lineage(flagged)
     mergeable = flagged.where(~F.col("is_shared") & (node_type(F.col("node")) != "a")).select("node")
     ok = mergeable.withColumnRenamed("node", "a").withColumn("_a", F.lit(True))
     ok_b = mergeable.withColumnRenamed("node", "b").withColumn("_b", F.lit(True))
@@ -176,7 +178,8 @@ def resolve(nodes: DataFrame, links: DataFrame, settings: IdentitySettings) -> R
              .select("node", customer_key_of(F.col("node")).alias("customer_key"),
                      F.lit(1).cast("long").alias("component_size")))
     node_keys = keyed.unionByName(alone).join(flagged.select("node", "is_shared"), "node", "inner")
-    node_keys = node_keys.localCheckpoint(eager=True)
+    node_keys = cut_lineage(node_keys)
+    release(flagged, components)  # node_keys holds all that is read from them from here on
     device_users = (links.where((node_type(F.col("a")) == "a") | (node_type(F.col("b")) == "a"))
                     .select(F.when(node_type(F.col("a")) == "a", F.col("a")).otherwise(F.col("b")).alias("device"),
                             F.when(node_type(F.col("a")) == "a", F.col("b")).otherwise(F.col("a")).alias("user"),

@@ -283,7 +283,9 @@ def validate(
     run_time = dt.datetime.now(dt.timezone.utc)
     try:
         context = ephemeral_context()
-        asset = context.data_sources.add_spark(name="raw").add_dataframe_asset(name=suite_name)
+        # persist=False: caching is decided above, and GX would cache the frame again and never
+        # release it (every raw source of every night stayed in a long session's block manager)
+        asset = context.data_sources.add_spark(name="raw", persist=False).add_dataframe_asset(name=suite_name)
         batch_definition = asset.add_batch_definition_whole_dataframe(name="whole_frame")
         suite = context.suites.add(suite)
         definition = context.validation_definitions.add(
