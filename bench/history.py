@@ -48,6 +48,17 @@ def _share(line: bytes) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def _non_decreasing(values: list[float]) -> list[float]:
+    """The closest non-decreasing sequence (least squares; pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for v in values:
+        blocks.append([v, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m2, n2), (m1, n1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * n1 + m2 * n2) / (n1 + n2), n1 + n2])
+    return [m for m, n in blocks for _ in range(int(n))]
+
+
 def level_clickstream(root: Path, full_days: int) -> list[dict]:
     """Thin every arrival date's clickstream to about the quietest full day's row count,
     keeping whole devices, with a kept share that never shrinks (see the module docstring)."""
@@ -55,9 +66,12 @@ def level_clickstream(root: Path, full_days: int) -> list[dict]:
     lines = {f: [ln for part in sorted(f.iterdir()) for ln in gzip.open(part, "rb").read().splitlines(True)]
              for f in folders}
     target = min(len(lines[f]) for f in folders[:full_days])
-    share, out = 0.0, []
-    for f in folders:
-        share = min(1.0, max(share, target / max(len(lines[f]), 1)))
+    wanted = [target / max(len(lines[f]), 1) for f in folders[:full_days]]
+    shares = _non_decreasing(wanted)
+    shares += [shares[-1]] * (len(folders) - full_days)  # late deliveries only: the last day's devices
+    out = []
+    for f, share in zip(folders, shares):
+        share = min(1.0, share)
         kept = [ln for ln in lines[f] if _share(ln) < share]
         for part in f.iterdir():
             part.unlink()
