@@ -10,7 +10,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from jobs.analyst.commands import add_parsers as add_analyst_parsers, cmd_sql, cmd_thrift
 from jobs.config import Config, ConfigError, load_config
+from jobs.report.command import add_parser as add_report_parser, cmd_report, make_report
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -52,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--customers", type=int, default=1000)
     d.add_argument("--days", type=int, default=5)
     d.add_argument("--seed", type=int, default=42)
+    add_analyst_parsers(sub, common)
+    add_report_parser(sub, common, _date)
     return p
 
 
@@ -180,9 +184,11 @@ def _run_dates(config: Config, dates: list[date], demo: bool, quiet: bool, as_js
     spark = get_spark(config)
     out = []
     for day in dates:
-        if not quiet and not as_json:
+        loud = not quiet and not as_json
+        if loud:
             print(f"processing arrival date {day} ...", flush=True)
-        result = run_date(spark, config, day, key)
+        result = run_date(spark, config, day, key,
+                          progress=(lambda line: print(f"  {line}", flush=True)) if loud else None)
         _print_run(result, quiet or as_json)
         out.append(_run_dict(result))
     return out
@@ -207,7 +213,9 @@ def cmd_demo(args, config: Config) -> dict:
     t0 = time.monotonic()
     args.out, args.start = str(raw), date(2026, 1, 5)
     gen = cmd_generate(args, config)
-    runs = _run_dates(config, _arrival_dates(config), demo=True, quiet=args.quiet, as_json=args.json)
+    dates = _arrival_dates(config)
+    runs = _run_dates(config, dates, demo=True, quiet=args.quiet, as_json=args.json)
+    report = make_report(config, config.warehouse, dates[0], dates[-1], None)
     seconds = time.monotonic() - t0
     if not args.quiet and not args.json:
         print(f"\ndemo finished in {seconds:.0f} s: {len(runs)} arrival dates, reconciliation over all of them:")
@@ -217,7 +225,9 @@ def cmd_demo(args, config: Config) -> dict:
         print(f"  tables:       {warehouse}/<table>/  (events, quarantine, crm_customers, identity_map, customers,"
               " journey_events, journeys, pipeline_runs)")
         print(f"  validation:   {warehouse}/_validation/data_docs/index.html")
-    return {"generate": gen, "runs": runs, "seconds": round(seconds, 1), "warehouse": str(warehouse)}
+        print(f"  report:       {report['out']}")
+    return {"generate": gen, "runs": runs, "seconds": round(seconds, 1), "warehouse": str(warehouse),
+            "report": report["out"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("jobs.quality").setLevel(logging.ERROR)
     try:
         config = load_config(args.config)
-        handler = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo}[args.command]
+        handler = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo,
+                   "sql": cmd_sql, "thrift": cmd_thrift,
+                   "report": cmd_report}[args.command]
         result = handler(args, config)
     except (ConfigError, UsageError) as exc:
         print(f"journeys: {exc}", file=sys.stderr)
@@ -238,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_USAGE if isinstance(exc, MissingPiiKey) else EXIT_FAILED
         print(f"journeys: {args.command} failed: {exc}", file=sys.stderr)
         return code
-    if args.json:
+    if args.json and result is not None:  # None: the command printed its own output (sql)
         print(json.dumps(result, indent=2, default=str))
     return 0
 

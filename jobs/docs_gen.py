@@ -1,5 +1,6 @@
-"""Generated documentation: the data dictionary, the quarantine reason catalog and the
-configuration reference come from the code's own sources of truth, so they cannot drift
+"""Generated documentation: the data dictionary, the quarantine reason catalog, the
+configuration reference and the example-query page come from the code's own sources of truth
+(contracts, reason codes, config models, docs/queries/*.sql), so they cannot drift
 (tests/test_docs.py fails when a committed file is out of date).
 
     python -m jobs.docs_gen        # rewrite docs/*.md that are generated
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from jobs.analyst.queries import queries_page
 from jobs.config import Config
 from jobs.contracts import all_contracts
 from jobs.normalize.reasons import REASONS
@@ -104,6 +106,7 @@ GENERATED = {
     "data_dictionary.md": data_dictionary,
     "quarantine.md": quarantine_catalog,
     "configuration.md": configuration_reference,
+    "queries.md": queries_page,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -137,15 +138,33 @@ def new_run_id(run_day: date) -> str:
     return f"{run_day.isoformat()}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
-def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey) -> RunResult:
-    """Every step for one arrival date in this process: normalize, build, validate, publish."""
+def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey,
+             progress: Callable[[str], None] | None = None) -> RunResult:
+    """Every step for one arrival date in this process: normalize, build, validate, publish.
+    `progress` gets one line per finished step: its rows and elapsed time."""
     from jobs import steps
 
-    t0 = time.monotonic()
+    say = progress or (lambda line: None)
+    t0 = lap = time.monotonic()
+
+    def took() -> float:
+        nonlocal lap
+        now, since = time.monotonic(), lap
+        lap = now
+        return now - since
+
     result = normalize(spark, config, run_day, key)
-    result.build = steps.build_step(spark, config, run_day).to_dict()
-    steps.validate_step(spark, config, run_day)
-    steps.publish_step(spark, config, run_day)
+    t = result.totals
+    say(f"normalize: {t.rows_in:,} rows in, {t.rows_out:,} out, {t.rows_quarantined:,} quarantined, "
+        f"{t.rows_duplicate:,} duplicate ({took():.1f} s)")
+    build = steps.build_step(spark, config, run_day)
+    result.build = build.to_dict()
+    say(f"build: {build.customers:,} customers, {build.journey_events:,} journey events, "
+        f"{build.journeys_written:,} journeys rewritten ({took():.1f} s)")
+    reports = steps.validate_step(spark, config, run_day)
+    say(f"validate: {sum(r.success for r in reports)} of {len(reports)} output suites passed ({took():.1f} s)")
+    written = steps.publish_step(spark, config, run_day)
+    say(f"publish: {len(written)} tables moved into place ({took():.1f} s)")
     result.seconds = time.monotonic() - t0
     return result
 

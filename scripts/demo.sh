@@ -119,3 +119,6 @@ echo "demo finished in $(( $(date +%s) - t0 )) s, $DAYS arrival dates through Ai
 "$PY" -m jobs.summary --config "$CONFIG"
 echo "  landing zone: $ROOT/data/landing/<source>/   raw zone: $ROOT/data/raw/<source>/ (with _manifest.json)"
 echo "  Airflow: AIRFLOW_HOME=$AIRFLOW_HOME, one log per date in $LOGS/"
+# the analysts' view of the same tables: one HTML file over every demo date (DuckDB, no Spark)
+last=$(date -u -d "$FIRST + $((DAYS - 1)) day" +%F)
+.venv/bin/journeys report --config "$CONFIG" --from "$FIRST" --to "$last" | sed 's/^wrote report to /  report: /'

@@ -24,6 +24,20 @@ if [ "$(java_major)" -lt 17 ]; then
 fi
 [ "$(java_major)" -ge 17 ] || { echo "setup: Java 17+ still not found on PATH" >&2; exit 1; }
 
+# The report's browser test (tests/test_report.py) drives Debian's Chromium; only test runs
+# ask for it (scripts/test.sh sets JOURNEYS_SETUP_BROWSER=1): the pipeline never needs it.
+if [ "${JOURNEYS_SETUP_BROWSER:-}" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  say "installing Chromium (Debian's chromium package) for the report's browser test"
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "setup: the browser test needs /usr/bin/chromium and apt-get is not available; install Chromium and rerun" >&2
+    exit 1
+  fi
+fi
+
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \

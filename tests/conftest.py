@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from jobs.config import load_config
+from jobs.normalize.pii import PiiKey
 
 os.environ.setdefault("JOURNEYS_PII_KEY", "test-key-0123456789abcdef")
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +45,67 @@ PRODUCTION_SQL_CONF = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codege
                        "spark.sql.adaptive.enabled": "true"}
 
 
+@contextmanager
+def sql_settings(spark, conf: dict):
+    before = {k: spark.conf.get(k) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    try:
+        yield spark
+    finally:
+        for k, v in before.items():
+            spark.conf.set(k, v)
+
+
 @pytest.fixture(scope="module")
 def production_sql(spark):
     """Run a module with the SQL settings a real run uses."""
-    before = {k: spark.conf.get(k) for k in PRODUCTION_SQL_CONF}
-    for k, v in PRODUCTION_SQL_CONF.items():
-        spark.conf.set(k, v)
-    yield spark
-    for k, v in before.items():
-        spark.conf.set(k, v)
+    with sql_settings(spark, PRODUCTION_SQL_CONF):
+        yield spark
+
+
+SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
+PIPELINE_KEY = PiiKey(b"pipeline-test-key-0123456789")
+
+
+def arrival_dates(raw: Path) -> list[date]:
+    return sorted({date.fromisoformat(p.name.split("=")[1]) for s in SOURCES for p in (raw / s).glob("arrival_date=*")})
+
+
+@pytest.fixture(scope="session")
+def pipeline_warehouse(spark, base_config, tmp_path_factory):
+    """300 generated customers over 3 days, with production SQL settings: every arrival date
+    normalized behind the raw gate and published, the last one through all four steps
+    (`journeys run`), whose build covers every event date. Checked against the ground truth
+    in tests/test_pipeline.py; the analyst-side tests (report, SQL) read the tables it
+    published. Modules that use it share the xdist group "pipeline_warehouse" so it is built
+    once. Returns (config, raw folder, generator summary, run results)."""
+    from jobs import steps
+    from jobs.generator import generate
+    from jobs.pipeline import normalize, run_date
+
+    root = tmp_path_factory.mktemp("e2e")
+    raw = root / "raw"
+    summary = generate(raw, customers=300, days=3, seed=11)
+    config = base_config.with_overrides(
+        warehouse=str(root / "warehouse"),
+        sources={name: {"path": str(raw / name)} for name in SOURCES})
+    *earlier, last = arrival_dates(raw)
+    results = []
+    with sql_settings(spark, PRODUCTION_SQL_CONF):
+        for day in earlier:
+            results.append(normalize(spark, config, day, PIPELINE_KEY))
+            steps.publish_step(spark, config, day)
+        results.append(run_date(spark, config, last, PIPELINE_KEY))
+    return config, raw, summary, results
+
+
+def pytest_collection_modifyitems(config, items):
+    # `--dist loadgroup` sends each group to one worker: a module is its own group (what
+    # loadfile does) unless it names a shared one, so a session fixture such as
+    # pipeline_warehouse is built once for all the modules that read it
+    for item in items:
+        if next(item.iter_markers("xdist_group"), None) is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
 

@@ -5,47 +5,24 @@ import csv
 import json
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import steps
 from jobs.analytics.analyse import TABLES as ANALYTICS_TABLES
 from jobs.analytics.friction import friction_occurrences, friction_points
 from jobs.analytics.touchpoints import touchpoints
 from jobs.contracts import table_contract
-from jobs.generator import generate
-from jobs.normalize.pii import PiiKey
-from jobs.pipeline import normalize, run_date
 from jobs.storage import read_table
+from conftest import SOURCES
 
-SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
-KEY = PiiKey(b"pipeline-test-key-0123456789")
-
-
-def arrival_dates(raw: Path) -> list[date]:
-    return sorted({date.fromisoformat(p.name.split("=")[1]) for s in SOURCES for p in (raw / s).glob("arrival_date=*")})
+pytestmark = pytest.mark.xdist_group("pipeline_warehouse")
 
 
 @pytest.fixture(scope="module")
-def generated(production_sql, spark, base_config, tmp_path_factory):
-    """Every arrival date normalized behind the raw gate and published; the last one through all
-    four steps (`journeys run`), whose build covers every event date. Night-by-night builds are
-    tests/test_journeys_e2e.py's subject, and through Airflow tests/test_airflow_e2e.py's."""
-    root = tmp_path_factory.mktemp("e2e")
-    raw = root / "raw"
-    summary = generate(raw, customers=300, days=3, seed=11)
-    config = base_config.with_overrides(
-        warehouse=str(root / "warehouse"),
-        sources={name: {"path": str(raw / name)} for name in SOURCES})
-    *earlier, last = arrival_dates(raw)
-    results = []
-    for day in earlier:
-        results.append(normalize(spark, config, day, KEY))
-        steps.publish_step(spark, config, day)
-    results.append(run_date(spark, config, last, KEY))
-    return config, raw, summary, results
+def generated(production_sql, pipeline_warehouse):
+    """tests/conftest.py pipeline_warehouse; this module's own checks run with production settings too."""
+    return pipeline_warehouse
 
 
 def test_every_malformed_row_is_quarantined_with_the_true_reason(spark, generated):
