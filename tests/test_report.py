@@ -13,7 +13,7 @@ import pytest
 from jobs.report import data, sections
 from jobs.report.render import build_report
 from jobs.report.sankey import LATER, Flow, flows_from_transitions, layout
-from jobs.report.svg import Scale, Series, esc, line_chart, nice_ticks
+from jobs.report.svg import Scale, Series, esc, line_chart, nice_ticks, text_width
 
 pytestmark = pytest.mark.xdist_group("pipeline_warehouse")
 
@@ -104,6 +104,16 @@ def test_line_chart_scales_values_into_the_plot():
     ys = [float(y) for y in re.findall(r'<circle class="mark" cx="[\d.]+" cy="([\d.]+)"', svg)]
     assert len(ys) == 2 and ys[0] > ys[1]  # 0 at the bottom, 0.5 above it; None draws nothing
     assert "d1" in svg and ">x<" in svg and ">y<" in svg and 'class="legend"' in svg
+
+
+def test_date_labels_never_overlap_and_the_latest_is_always_shown():
+    for n in (7, 30, 31, 90):
+        labels = [f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(n)]
+        svg = line_chart("c", "t", labels, [Series("s", [0.1] * n, "#000")], x_label="x", y_label="y")
+        shown = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="middle" fill="[^"]+">(2026-[\d-]+)</text>', svg)
+        assert shown[-1][1] == labels[-1], n
+        xs = [float(x) for x, _ in shown]
+        assert min(b - a for a, b in zip(xs, xs[1:])) >= text_width(labels[0]), n
 
 
 def test_every_value_is_escaped():

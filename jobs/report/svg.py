@@ -208,7 +208,7 @@ def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: Seque
     out.append(f'<g class="axis x-axis"><line x1="{num(left)}" y1="{num(base)}" x2="{num(left + plot_w)}" '
                f'y2="{num(base)}" stroke="{AXIS}"/>')
     for i, (x, lbl) in enumerate(zip(xs, x_labels)):
-        if i % every == 0 or i == n - 1 and (n - 1) % every >= every / 2:
+        if (n - 1 - i) % every == 0:  # counted from the end: the latest date always has its label
             out.append(f'<line x1="{num(x)}" y1="{num(base)}" x2="{num(x)}" y2="{num(base + 4)}" stroke="{AXIS}"/>')
             out.append(f'<text x="{num(x)}" y="{num(base + 17)}" text-anchor="middle" fill="{MUTED}">{esc(lbl)}</text>')
     out.append(f'<text class="axis-label" x="{num(left + plot_w / 2)}" y="{num(base + 38)}" text-anchor="middle" '
