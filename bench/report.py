@@ -26,8 +26,8 @@ SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
 START = date(2026, 1, 5)
 
 
-def publish_sample(work: Path, customers: int, days: int, seed: int, config_file: str | None) -> Path:
-    """Generate and publish `days` days into `work/warehouse`; returns the warehouse."""
+def publish_sample(warehouse: Path, customers: int, days: int, seed: int, config_file: str | None) -> Path:
+    """Generate `days` days next to `warehouse` (in raw/) and publish them into it."""
     from jobs import steps
     from jobs.config import load_config
     from jobs.generator import generate
@@ -35,10 +35,10 @@ def publish_sample(work: Path, customers: int, days: int, seed: int, config_file
     from jobs.pipeline import normalize
     from jobs.spark_session import get_spark
 
-    raw = work / "raw"
+    raw = warehouse.parent / "raw"
     generate(raw, customers=customers, days=days, seed=seed, start_date=START)
     config = load_config(config_file).with_overrides(
-        warehouse=str(work / "warehouse"), sources={s: {"path": str(raw / s)} for s in SOURCES})
+        warehouse=str(warehouse), sources={s: {"path": str(raw / s)} for s in SOURCES})
     spark = get_spark(config)
     key = PiiKey(os.environ.get("JOURNEYS_PII_KEY", "bench-key-0123456789abcdef").encode())
     dates = sorted({date.fromisoformat(f.name.split("=")[1]) for s in SOURCES for f in (raw / s).glob("arrival_date=*")})
@@ -57,17 +57,21 @@ def main() -> None:
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--config", default=None)
-    p.add_argument("--warehouse", default=None, help="keep (or reuse) the published sample here")
+    p.add_argument("--warehouse", default=None,
+                   help="report on this warehouse folder if it holds tables, else publish the sample into it")
     p.add_argument("--runs", type=int, default=3, help="report runs to time (the median is reported)")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args()
 
-    work = Path(args.warehouse).resolve().parent if args.warehouse else Path(tempfile.mkdtemp(prefix="bench-report-"))
-    warehouse = work / "warehouse"
+    # --warehouse names the warehouse folder itself: an existing one (bench/history.py's, a
+    # demo's) is reported on as it is, a missing one is created there with the sample
+    warehouse = Path(args.warehouse).resolve() if args.warehouse else \
+        Path(tempfile.mkdtemp(prefix="bench-report-")) / "warehouse"
+    work = warehouse.parent
     t0 = time.monotonic()
     if not (warehouse / "journeys").is_dir():
         work.mkdir(parents=True, exist_ok=True)
-        warehouse = publish_sample(work, args.customers, args.days, args.seed, args.config)
+        publish_sample(warehouse, args.customers, args.days, args.seed, args.config)
     publish_seconds = time.monotonic() - t0
 
     last = START + timedelta(days=args.days - 1)
