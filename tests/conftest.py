@@ -25,10 +25,16 @@ def base_config():
     # adaptively cost more than they save; interpreted expressions cut a nightly build by a
     # fifth. tests/test_pipeline.py switches all three back on to run with production settings.
     return load_config(ROOT / "config" / "journeys.yaml").with_overrides(
-        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "2g",
+        # 3g: one session serves every module a worker runs; at 2g the fortnight's build once
+        # failed to broadcast a tiny table after the worker's earlier modules
+        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "3g",
                "conf": {**TINY_DATA_CONF,
-                        # one session serves every test: local checkpoints of finished identity
-                        # runs are released only when the JVM collects them (default: every 30 min)
+                        # the UI keeps the plans and metrics of its last 1,000 queries by default;
+                        # thousands of test queries only need the latest few
+                        "spark.sql.ui.retainedExecutions": "50", "spark.ui.retainedJobs": "100",
+                        "spark.ui.retainedStages": "100", "spark.ui.retainedTasks": "10000",
+                        # one session serves every test: what Spark frees only once the JVM has
+                        # collected it (shuffle files, broadcasts) should not wait 30 minutes
                         "spark.cleaner.periodicGC.interval": "1min"}})
 
 
