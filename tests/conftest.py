@@ -83,9 +83,8 @@ def pipeline_warehouse(spark, base_config, tmp_path_factory):
     """300 generated customers over 3 days, with production SQL settings: every arrival date
     normalized behind the raw gate and published, the last one through all four steps
     (`journeys run`), whose build covers every event date. Checked against the ground truth
-    in tests/test_pipeline.py; the analyst-side tests (report, SQL) read the tables it
-    published. Modules that use it share the xdist group "pipeline_warehouse" so it is built
-    once. Returns (config, raw folder, generator summary, run results)."""
+    in tests/test_pipeline.py; the analyst-side tests (report, SQL, Thrift) read the tables it
+    published. Built once per pytest worker that needs it. Returns (config, raw folder, generator summary, run results)."""
     from jobs import steps
     from jobs.generator import generate
     from jobs.pipeline import normalize, run_date
@@ -104,14 +103,4 @@ def pipeline_warehouse(spark, base_config, tmp_path_factory):
             steps.publish_step(spark, config, day)
         results.append(run_date(spark, config, last, PIPELINE_KEY))
     return config, raw, summary, results
-
-
-def pytest_collection_modifyitems(config, items):
-    # `--dist loadgroup` sends each group to one worker: a module is its own group (what
-    # loadfile does) unless it names a shared one, so a session fixture such as
-    # pipeline_warehouse is built once for all the modules that read it
-    for item in items:
-        if next(item.iter_markers("xdist_group"), None) is None:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-
 

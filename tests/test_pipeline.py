@@ -16,8 +16,6 @@ from jobs.contracts import table_contract
 from jobs.storage import read_table
 from conftest import SOURCES
 
-pytestmark = pytest.mark.xdist_group("pipeline_warehouse")
-
 
 @pytest.fixture(scope="module")
 def generated(production_sql, pipeline_warehouse):

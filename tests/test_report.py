@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +13,6 @@ from jobs.report import data, sections
 from jobs.report.render import build_report
 from jobs.report.sankey import LATER, Flow, flows_from_transitions, layout
 from jobs.report.svg import Scale, Series, esc, line_chart, nice_ticks, text_width
-
-pytestmark = pytest.mark.xdist_group("pipeline_warehouse")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

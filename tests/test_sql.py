@@ -20,8 +20,6 @@ from jobs.analyst.queries import load_queries, parse_query
 from jobs.analyst.sql_shell import Session, one_line, shell, split_statements, stream_reader
 from jobs.analyst.warehouse import connect
 
-pytestmark = pytest.mark.xdist_group("pipeline_warehouse")
-
 
 # --- formatting ---------------------------------------------------------------------------
 

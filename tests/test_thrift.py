@@ -22,8 +22,6 @@ from jobs.analyst.warehouse import connect, tables
 from jobs.contracts import table_contract
 from jobs.storage import read_table
 
-pytestmark = pytest.mark.xdist_group("pipeline_warehouse")
-
 BEELINE = Path(pyspark.__file__).parent / "bin" / "beeline"
 START_TIMEOUT = 120  # a loaded 2-core CI box; the server is usually up in 15-25 s
 
