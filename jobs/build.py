@@ -21,7 +21,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import storage
+from jobs import faults, storage
 from jobs.analytics.analyse import analyse
 from jobs.analytics.friction import friction_occurrences
 from jobs.config import Config
@@ -151,6 +151,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         links = keep(graph.merge_links(prev_links, ev_links, crm_links))
         storage.write_state(nodes, wh, "identity_nodes", "as_of", day.isoformat())
         storage.write_state(links, wh, "identity_links", "as_of", day.isoformat())
+        faults.point("build.identity_state_written")
         storage.prune_state(spark, wh, "identity_nodes", "as_of", (day - timedelta(days=7)).isoformat())
         storage.prune_state(spark, wh, "identity_links", "as_of", (day - timedelta(days=7)).isoformat())
         resolution = graph.resolve(nodes, links, identity_settings(config))
@@ -235,6 +236,7 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
         new_cursor, new_sessions = advance_cursor(cursor, sessions, leaving)
         storage.write_state(new_cursor, wh, "journey_cursor", "before", nxt.isoformat())
         storage.write_state(new_sessions, wh, "journey_sessions", "before", nxt.isoformat())
+        faults.point("build.cursor_written")
         storage.prune_state(spark, wh, "journey_cursor", "before", (nxt - timedelta(days=7)).isoformat())
         storage.prune_state(spark, wh, "journey_sessions", "before", (nxt - timedelta(days=7)).isoformat())
 

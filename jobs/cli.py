@@ -84,10 +84,10 @@ def _print_run(result, quiet: bool) -> None:
     if quiet:
         return
     print(f"\nrun {result.run_id}  ({result.seconds:.1f} s)")
-    print(f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'late':>8}  balanced")
+    print(f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'bot':>8}{'late':>8}  balanced")
     for r in [*result.sources, result.totals]:
         print(f"  {r.source:<15}{r.rows_in:>10}{r.rows_out:>10}{r.rows_quarantined:>13}{r.rows_duplicate:>11}"
-              f"{r.rows_late:>8}  {'yes' if r.is_balanced else 'NO'}")
+              f"{r.rows_bot:>8}{r.rows_late:>8}  {'yes' if r.is_balanced else 'NO'}")
     reasons = result.totals.quarantine_by_reason
     if reasons:
         print("  quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
@@ -107,7 +107,7 @@ def _print_run(result, quiet: bool) -> None:
 
 
 def _print_totals(runs: list[dict]) -> None:
-    fields = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_late")
+    fields = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_bot", "rows_late")
     totals: dict[str, dict] = {}
     for run in runs:
         for src in run["sources"]:
@@ -117,10 +117,10 @@ def _print_totals(runs: list[dict]) -> None:
             t["balanced"] &= src["is_balanced"]
             for code, n in src["quarantine_by_reason"].items():
                 t["reasons"][code] = t["reasons"].get(code, 0) + n
-    print(f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'late':>8}  balanced")
+    print(f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'bot':>8}{'late':>8}  balanced")
     for name, t in totals.items():
         print(f"  {name:<15}{t['rows_in']:>10}{t['rows_out']:>10}{t['rows_quarantined']:>13}"
-              f"{t['rows_duplicate']:>11}{t['rows_late']:>8}  {'yes' if t['balanced'] else 'NO'}")
+              f"{t['rows_duplicate']:>11}{t['rows_bot']:>8}{t['rows_late']:>8}  {'yes' if t['balanced'] else 'NO'}")
     reasons: dict[str, int] = {}
     for t in totals.values():
         for code, n in t["reasons"].items():
@@ -149,7 +149,7 @@ def _run_dict(result) -> dict:
         "run_id": result.run_id, "run_date": result.run_date.isoformat(), "seconds": round(result.seconds, 2),
         "sources": [{"source": r.source, "rows_in": r.rows_in, "rows_out": r.rows_out,
                      "rows_quarantined": r.rows_quarantined, "rows_duplicate": r.rows_duplicate,
-                     "rows_late": r.rows_late, "is_balanced": r.is_balanced,
+                     "rows_bot": r.rows_bot, "rows_late": r.rows_late, "is_balanced": r.is_balanced,
                      "quarantine_by_reason": r.quarantine_by_reason, "warnings": r.warnings}
                     for r in result.sources],
         "build": result.build,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -98,6 +99,14 @@ class QualityConfig(_Strict):
     validation_threads: int = Field(2, ge=1, le=16, description="Great Expectations suites validated side by side")
 
 
+class BotsConfig(_Strict):
+    max_events_per_day: int = Field(
+        500, ge=1, description="an id with more accepted events than this on one event date (in one arrival) is "
+                               "a bot: those events go to the bots table, not to events")
+    id_columns: list[Literal["anonymous_id", "user_id", "customer_id", "email_hash", "phone_hash"]] = Field(
+        ["anonymous_id", "user_id"], min_length=1, description="ids counted per event date: devices and logins")
+
+
 class SparkConfig(_Strict):
     master: str = Field("local[*]", description="Spark master when not started by spark-submit")
     app_name: str = Field("customer-journeys", description="Spark application name")
@@ -169,6 +178,7 @@ class Config(_Strict):
     pii: PiiConfig = PiiConfig()
     windows: WindowsConfig = WindowsConfig()
     quality: QualityConfig = QualityConfig()
+    bots: BotsConfig = BotsConfig()
     spark: SparkConfig = SparkConfig()
     identity: IdentityConfig = IdentityConfig()
     journeys: JourneysConfig
@@ -245,8 +255,9 @@ def _first_error_line(exc: ValidationError) -> str:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load and validate a config file; raise ConfigError with one readable line."""
-    cfg_path = Path(path) if path else DEFAULT_CONFIG_PATH
+    """Load and validate a config file; raise ConfigError with one readable line. Without a
+    path: $JOURNEYS_CONFIG (what the Docker images set), else config/journeys.yaml."""
+    cfg_path = Path(path or os.environ.get("JOURNEYS_CONFIG") or DEFAULT_CONFIG_PATH)
     if not cfg_path.is_file():
         raise ConfigError(f"config file not found: {cfg_path}")
     try:

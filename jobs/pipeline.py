@@ -14,7 +14,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import __version__, storage
+from jobs import __version__, faults, steps, storage
 from jobs.config import Config
 from jobs.contracts import raw_contract
 from jobs.normalize import classify
@@ -40,6 +40,7 @@ class SourceResult:
     rows_out: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+    rows_bot: int = 0
     rows_late: int = 0
     files_read: int = 0
     bytes_read: int = 0
@@ -48,7 +49,7 @@ class SourceResult:
 
     @property
     def is_balanced(self) -> bool:
-        return self.rows_in == self.rows_out + self.rows_quarantined + self.rows_duplicate
+        return self.rows_in == self.rows_out + self.rows_quarantined + self.rows_duplicate + self.rows_bot
 
 
 @dataclass
@@ -64,7 +65,8 @@ class RunResult:
     def totals(self) -> SourceResult:
         total = SourceResult("all")
         for s in self.sources:
-            for name in ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_late", "files_read",
+            for name in ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_bot", "rows_late",
+                         "files_read",
                          "bytes_read"):
                 setattr(total, name, getattr(total, name) + getattr(s, name))
             for code, n in s.quarantine_by_reason.items():
@@ -156,7 +158,7 @@ def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey,
     result = normalize(spark, config, run_day, key)
     t = result.totals
     say(f"normalize: {t.rows_in:,} rows in, {t.rows_out:,} out, {t.rows_quarantined:,} quarantined, "
-        f"{t.rows_duplicate:,} duplicate ({took():.1f} s)")
+        f"{t.rows_duplicate:,} duplicate, {t.rows_bot:,} bot ({took():.1f} s)")
     build = steps.build_step(spark, config, run_day)
     result.build = build.to_dict()
     say(f"build: {build.customers:,} customers, {build.journey_events:,} journey events, "
@@ -176,11 +178,12 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
     t0 = time.monotonic()
     run_id = run_id or new_run_id(run_day)
     root = storage.staging_root(config.warehouse, run_day)
+    steps.recover(spark, config, run_day)  # an interrupted publish of this date is finished first
     storage.drop_staging(spark, root)  # a rerun starts clean
     ctx = mapping_context(config, run_day)
     validation_dir = f"{config.warehouse.rstrip('/')}/_validation"
     results: list[SourceResult] = []
-    events_parts, quarantine_parts, customers = [], [], None
+    events_parts, quarantine_parts, bot_parts, customers = [], [], [], None
     persisted: list[DataFrame] = []
     reports = []
     manifests: dict[str, list[dict]] = {}
@@ -201,6 +204,7 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
             persisted.append(typed)
             result.rows_in = typed.count()
             staged.append((spec, typed, result))
+        faults.point("normalize.sources_read")
 
         def gate(item):
             spec, typed, _ = item
@@ -224,30 +228,34 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
             if spec.latest_wins_key:
                 classified = classify.classify_latest(mapped, spec.latest_wins_key, "updated_at")
             else:
-                classified = classify.classify_events(mapped, history)
+                classified = classify.mark_bots(classify.classify_events(mapped, history),
+                                                config.bots.id_columns, config.bots.max_events_per_day)
             classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(classified)
             _count_outcomes(classified, result)
             results.append(result)
             if spec.table == "events":
                 events_parts.append(classify.accepted(classified, "events"))
+                bot_parts.append(classify.bots(classified))
             else:
                 customers = classify.accepted(classified, spec.table)
             quarantine_parts.append(classify.quarantined(classified, spec.name, run_day))
-            log.info("normalize %s: %d in, %d out, %d quarantined, %d duplicate", spec.name, result.rows_in,
-                     result.rows_out, result.rows_quarantined, result.rows_duplicate)
+            log.info("normalize %s: %d in, %d out, %d quarantined, %d duplicate, %d bot", spec.name, result.rows_in,
+                     result.rows_out, result.rows_quarantined, result.rows_duplicate, result.rows_bot)
 
         unbalanced = [r for r in results if not r.is_balanced]
         if unbalanced:
             raise ReconciliationError("; ".join(
                 f"{r.source}: rows_in {r.rows_in} != out {r.rows_out} + quarantined {r.rows_quarantined} "
-                f"+ duplicate {r.rows_duplicate}" for r in unbalanced))
+                f"+ duplicate {r.rows_duplicate} + bot {r.rows_bot}" for r in unbalanced))
         failed = [r for r in reports if not r.success]
         if failed and config.quality.enforce:
             raise ValidationFailed(failed)
 
         day = run_day.isoformat()
         storage.stage_table(_union(events_parts), root, "events", ["event_at", "event_id"],
+                            {"glob": f"event_date=*/arrival_date={day}"})
+        storage.stage_table(_union(bot_parts), root, "bots", ["bot_id", "event_at", "event_id"],
                             {"glob": f"event_date=*/arrival_date={day}"})
         storage.stage_table(_union(quarantine_parts), root, "quarantine", ["source_file", "source_line"],
                             {"glob": f"arrival_date={day}/source=*"})
@@ -261,7 +269,7 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
         if results:
             finished = datetime.now(timezone.utc)
             storage.append_runs(spark, config.warehouse, [
-                _run_row(run_id, run_day, r, "failed", started, finished, config) for r in results])
+                _run_row(run_id, run_day, r, "failed", started, finished, config) for r in results], "normalize")
         raise
     finally:
         if reports:  # failed runs need their page most
@@ -278,6 +286,8 @@ def _count_outcomes(classified: DataFrame, result: SourceResult) -> None:
             result.rows_late += n if row["is_late"] else 0
         elif outcome == classify.DUPLICATE:
             result.rows_duplicate += n
+        elif outcome == classify.BOT:
+            result.rows_bot += n
         else:
             result.rows_quarantined += n
             result.quarantine_by_reason[code] = result.quarantine_by_reason.get(code, 0) + n
@@ -295,7 +305,8 @@ def _run_row(run_id: str, run_day: date, r: SourceResult, status: str, started: 
     return {
         "run_id": run_id, "step": "normalize", "source": r.source, "status": status,
         "rows_in": r.rows_in, "rows_out": r.rows_out, "rows_quarantined": r.rows_quarantined,
-        "rows_duplicate": r.rows_duplicate, "rows_late": r.rows_late, "is_balanced": r.is_balanced,
+        "rows_duplicate": r.rows_duplicate, "rows_bot": r.rows_bot, "rows_late": r.rows_late,
+        "is_balanced": r.is_balanced,
         "quarantine_by_reason": dict(sorted(r.quarantine_by_reason.items())), "warnings": r.warnings, "metrics": None,
         "files_read": r.files_read, "bytes_read": r.bytes_read,
         "started_at": started, "finished_at": finished,

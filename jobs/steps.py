@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from pyspark.sql import SparkSession
 
-from jobs import __version__, storage
+from jobs import __version__, faults, storage
 from jobs.analytics.analyse import TABLES as ANALYTICS_TABLES
 from jobs.config import Config, ConfigError, load_config
 
@@ -28,9 +28,17 @@ STEPS = ("normalize", "build", "validate", "publish", "all")
 OUTPUT_SUITES = ("identity_map", "customers", "journey_events", "journeys", *ANALYTICS_TABLES)
 
 
+def recover(spark: SparkSession, config: Config, day: date) -> None:
+    """Every step of a date first finishes that date's interrupted publish, if there is one."""
+    written = storage.recover(spark, config.warehouse, day)
+    if written is not None:
+        log.warning("finished the interrupted publish of %s: %s", day, "; ".join(written))
+
+
 def build_step(spark: SparkSession, config: Config, day: date, window_start: date | None = None):
     from jobs.build import build
 
+    recover(spark, config, day)
     return build(spark, config, day, window_start)
 
 
@@ -38,6 +46,7 @@ def validate_step(spark: SparkSession, config: Config, day: date) -> list:
     """Great Expectations output suites on the staged tables; a critical failure raises."""
     from jobs.quality import QualityThresholds, ValidationFailed, render_data_docs
 
+    recover(spark, config, day)
     root = storage.staging_root(config.warehouse, day)
     out_dir = f"{config.warehouse.rstrip('/')}/_validation"
     # outputs are ours: not one bad row is tolerated, and timestamps keep the raw range
@@ -61,6 +70,7 @@ def validate_step(spark: SparkSession, config: Config, day: date) -> list:
     finally:
         if reports:
             render_data_docs(out_dir)
+    faults.point("validate.done")
     failed = [r for r in reports if not r.success]
     if failed and config.quality.enforce:
         raise ValidationFailed(failed)
@@ -80,28 +90,43 @@ def validate_output(df, table: str, thresholds, run_name: str, out_dir: str):
 
 
 def publish_step(spark: SparkSession, config: Config, day: date) -> list[str]:
-    """Move every staged table into place, record the run, drop the staging folder."""
-    root = storage.staging_root(config.warehouse, day)
+    """Move every staged table into place, record the run, drop the staging folder. A publish
+    of this date that was interrupted is finished instead (its journal says what to do)."""
+    wh = config.warehouse
+    root = storage.staging_root(wh, day)
+    journal = storage.read_commit(root)
+    if journal is None:
+        journal = _begin_publish(spark, config, day, root)
+        faults.point("publish.commit_started")
+    else:
+        log.warning("publish %s: finishing the interrupted commit of %s", day, root)
+    written = storage.apply_commit(spark, wh, root, journal)
+    storage.drop_staging(spark, root)
+    return written
+
+
+def _begin_publish(spark: SparkSession, config: Config, day: date, root: str) -> dict:
     normalize_report = storage.read_json(f"{root}/_reports/normalize.json")
     build_report = storage.read_json(f"{root}/_reports/build.json")
     if normalize_report is None and build_report is None:
         raise RuntimeError(f"nothing staged for {day}: run the normalize and build steps first")
     if normalize_report is None:  # a build rerun over already published events
         normalize_report = {"run_id": f"{day.isoformat()}-build", "runs": [], "files": {}}
-    written = []
-    for owned in storage.staged_tables(root):
-        parts = storage.commit_table(spark, config.warehouse, root, owned)
-        written.append(f"{owned['table']}: {len(parts)} partition(s)")
+    run_id = normalize_report["run_id"]
     rows = [_typed_run_row(r) for r in normalize_report["runs"]]
     if build_report is not None:
         rows.append(_build_row(normalize_report, build_report, config))
-    storage.append_runs(spark, config.warehouse, rows)
-    storage.write_json(f"{config.warehouse.rstrip('/')}/_manifests/run_date={day.isoformat()}/"
-                       f"{normalize_report['run_id']}.json",
-                       {"run_id": normalize_report["run_id"], "run_date": day.isoformat(),
-                        "files": normalize_report["files"], "tables": written})
-    storage.drop_staging(spark, root)
-    return written
+    files = []
+    if rows:
+        files.append({"src": storage.stage_runs(spark, rows, f"{root}/_files/pipeline_runs"),
+                      "dst": storage.runs_file(config.warehouse, day, run_id, "publish")})
+    plan = storage.plan_commit(spark, config.warehouse, root)
+    storage.write_json(f"{root}/_files/manifest.json", {
+        "run_id": run_id, "run_date": day.isoformat(), "files": normalize_report["files"],
+        "tables": [f"{t['table']}: {len(t['moves'])} partition(s)" for t in plan]})
+    files.append({"src": f"{root}/_files/manifest.json",
+                  "dst": f"{config.warehouse.rstrip('/')}/_manifests/run_date={day.isoformat()}/{run_id}.json"})
+    return storage.begin_commit(root, plan, files)
 
 
 def _typed_run_row(row: dict) -> dict:
@@ -123,7 +148,8 @@ def _build_row(normalize_report: dict, build: dict, config: Config) -> dict:
     return {
         "run_id": normalize_report["run_id"], "step": "build", "source": "all", "status": "succeeded",
         "rows_in": build["events_in_window"], "rows_out": build["journey_events"], "rows_quarantined": 0,
-        "rows_duplicate": 0, "rows_late": 0, "is_balanced": build["events_in_window"] == build["journey_events"],
+        "rows_duplicate": 0, "rows_bot": 0, "rows_late": 0,
+        "is_balanced": build["events_in_window"] == build["journey_events"],
         "quarantine_by_reason": {}, "warnings": build["warnings"], "files_read": 0, "bytes_read": 0,
         "started_at": now, "finished_at": now, "config_digest": config.digest(), "code_version": __version__,
         "run_date": date.fromisoformat(build["run_date"]), "metrics": metrics,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import zlib
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -19,6 +20,7 @@ import fsspec
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs import faults
 from jobs.contracts import table_contract
 
 _CHUNK = 4 * 1024 * 1024
@@ -183,6 +185,7 @@ def stage_table(df: DataFrame, root: str, table: str, sort_by: list[str], owned:
        .sortWithinPartitions(*parts, *sort_by)
        .write.mode("overwrite").partitionBy(*parts).parquet(f"{root}/{table}"))
     write_json(f"{root}/_owned/{table}.json", {"table": table, **owned})
+    faults.point("stage.table_staged")
 
 
 def read_json(uri: str) -> dict | None:
@@ -211,34 +214,110 @@ def read_staged(spark: SparkSession, root: str, table: str) -> DataFrame | None:
     return spark.read.schema(table_contract(table).spark_schema()).option("basePath", path).parquet(path)
 
 
-def commit_table(spark: SparkSession, warehouse: str, root: str, owned: dict) -> list[str]:
-    """Move a staged table's partitions into place, one rename per partition, and delete the
-    owned partitions the run no longer produces. Returns the partitions written."""
-    table = owned["table"]
-    parts = list(table_contract(table).partition_by)
-    staging = f"{root}/{table}"
-    target = table_path(warehouse, table)
-    fs = _hadoop_fs(spark, target)
-    fs.mkdirs(_hpath(spark, target))
-    new = _partition_dirs(spark, staging, "/".join(["*"] * len(parts)))
+# ---------------------------------------------------------------- publishing: a journal, then renames
+#
+# A commit is decided in full before the warehouse is touched: `begin_commit` writes the
+# journal (every partition to move in, every stale partition to delete, every file to place)
+# into the staging root, then `apply_commit` carries it out, one directory rename per
+# partition. Each action can be repeated or skipped once done, so a commit killed at any
+# point is finished by applying its journal again (`recover`, which every step of that date
+# runs first). Readers see, per partition, the old folder, the new one, or for the instant
+# between two renames none, never a mix and never a half-written file.
+
+COMMIT_JOURNAL = "_commit.json"
+
+
+def _owned_partitions(spark: SparkSession, warehouse: str, owned: dict) -> dict[str, object]:
+    target = table_path(warehouse, owned["table"])
+    if not _hadoop_fs(spark, target).exists(_hpath(spark, target)):
+        return {}
     old = _partition_dirs(spark, target, owned["glob"])
     if owned.get("from") is not None:
         old = {k: v for k, v in old.items() if k.split("/")[0].split("=", 1)[1] >= owned["from"]}
     if owned.get("partitions") is not None:
         old = {k: v for k, v in old.items() if k in set(owned["partitions"])}
-    trash = f"{root}/_trash/{table}"
-    for rel, src in sorted(new.items()):
-        dst = _hpath(spark, f"{target}/{rel}")
-        fs.mkdirs(dst.getParent())
-        if fs.exists(dst):
-            moved = _hpath(spark, f"{trash}/{rel}")
-            fs.mkdirs(moved.getParent())
-            fs.rename(dst, moved)
-        if not fs.rename(src, dst):
-            raise IOError(f"could not move {src} to {dst}")
-    for rel in sorted(set(old) - set(new)):  # the rerun produced no rows there: the stale partition goes
-        fs.delete(old[rel], True)
-    return sorted(new)
+    return old
+
+
+def plan_commit(spark: SparkSession, warehouse: str, root: str) -> list[dict]:
+    """Per staged table: the partitions to move in and the owned ones no longer produced."""
+    tables = []
+    for owned in staged_tables(root):
+        table = owned["table"]
+        depth = len(table_contract(table).partition_by)
+        new = sorted(_partition_dirs(spark, f"{root}/{table}", "/".join(["*"] * depth)))
+        old = _owned_partitions(spark, warehouse, owned)
+        # the rerun produced no rows there: the stale partition goes
+        tables.append({"table": table, "moves": new, "stale": sorted(set(old) - set(new))})
+    return tables
+
+
+def begin_commit(root: str, tables: list[dict], files: list[dict] | None = None) -> dict:
+    """Write the journal of everything the commit will do. `files`: [{"src", "dst"}] single
+    files to place (pipeline_runs rows, the run manifest); an existing dst is kept."""
+    journal = {"tables": tables, "files": files or []}
+    write_json(f"{root}/{COMMIT_JOURNAL}", journal)
+    return journal
+
+
+def read_commit(root: str) -> dict | None:
+    return read_json(f"{root}/{COMMIT_JOURNAL}")
+
+
+def apply_commit(spark: SparkSession, warehouse: str, root: str, journal: dict) -> list[str]:
+    """Carry out (or finish) a journal. Returns one line per table: partitions written."""
+    written = []
+    for entry in journal["tables"]:
+        table = entry["table"]
+        target = table_path(warehouse, table)
+        fs = _hadoop_fs(spark, target)
+        fs.mkdirs(_hpath(spark, target))
+        for rel in entry["moves"]:
+            src, dst = _hpath(spark, f"{root}/{table}/{rel}"), _hpath(spark, f"{target}/{rel}")
+            if not fs.exists(src):  # moved by the attempt that was interrupted
+                continue
+            fs.mkdirs(dst.getParent())
+            if fs.exists(dst):
+                parked = _hpath(spark, f"{root}/_trash/{table}/{rel}")
+                if fs.exists(parked):
+                    fs.delete(parked, True)
+                fs.mkdirs(parked.getParent())
+                fs.rename(dst, parked)
+                faults.point("publish.old_partition_parked")
+            if not fs.rename(src, dst):
+                raise IOError(f"could not move {src} to {dst}")
+            faults.point("publish.partition_moved")
+        for rel in entry["stale"]:
+            stale = _hpath(spark, f"{target}/{rel}")
+            if fs.exists(stale):
+                fs.delete(stale, True)
+        written.append(f"{table}: {len(entry['moves'])} partition(s)")
+        faults.point("publish.table_committed")
+    for item in journal["files"]:
+        src, dst = _hpath(spark, item["src"]), _hpath(spark, item["dst"])
+        fs = _hadoop_fs(spark, item["dst"])
+        if fs.exists(src) and not fs.exists(dst):
+            fs.mkdirs(dst.getParent())
+            if not fs.rename(src, dst):
+                raise IOError(f"could not move {src} to {dst}")
+        faults.point("publish.file_placed")
+    return written
+
+
+def recover(spark: SparkSession, warehouse: str, arrival_date: date) -> list[str] | None:
+    """Finish a publish of this date that was interrupted after its journal was written.
+    Returns what it moved, or None when there was nothing to finish."""
+    root = staging_root(warehouse, arrival_date)
+    # pipeline_runs rows of a failed attempt that was killed before they were placed
+    for rel, path in _partition_dirs(spark, f"{warehouse.rstrip('/')}/_staging",
+                                     f"_runs-{arrival_date.isoformat()}-*").items():
+        _hadoop_fs(spark, root).delete(path, True)
+    journal = read_commit(root)
+    if journal is None:
+        return None
+    written = apply_commit(spark, warehouse, root, journal)
+    drop_staging(spark, root)
+    return written
 
 
 def drop_staging(spark: SparkSession, root: str) -> None:
@@ -252,9 +331,10 @@ def publish(spark: SparkSession, df: DataFrame, warehouse: str, table: str, owne
     """Stage and commit one table in one go (tests and tools that write a single table)."""
     root = f"{warehouse.rstrip('/')}/_staging/{run_id}"
     stage_table(df, root, table, sort_by, {"glob": owned})
-    written = commit_table(spark, warehouse, root, {"table": table, "glob": owned})
+    journal = begin_commit(root, plan_commit(spark, warehouse, root))
+    apply_commit(spark, warehouse, root, journal)
     drop_staging(spark, root)
-    return written
+    return journal["tables"][0]["moves"]
 
 
 # ---------------------------------------------------------------- internal state snapshots
@@ -302,16 +382,46 @@ def prune_state(spark: SparkSession, warehouse: str, name: str, key: str, keep_f
             _hadoop_fs(spark, root).delete(path, True)
 
 
-def append_runs(spark: SparkSession, warehouse: str, rows: list[dict]) -> None:
+def stage_runs(spark: SparkSession, rows: list[dict], folder: str) -> str:
+    """pipeline_runs rows as one Parquet file below `folder`; returns the file's URI."""
     contract = table_contract("pipeline_runs")
-    df = spark.createDataFrame(rows, contract.spark_schema())
-    df.coalesce(1).write.mode("append").partitionBy(*contract.partition_by).parquet(
-        table_path(warehouse, "pipeline_runs"))
+    df = spark.createDataFrame(rows, contract.spark_schema()).drop(*contract.partition_by)
+    df.coalesce(1).write.mode("overwrite").parquet(folder)
+    fs = _hadoop_fs(spark, folder)
+    parts = [s.getPath() for s in fs.listStatus(_hpath(spark, folder)) if s.getPath().getName().endswith(".parquet")]
+    return str(parts[0].toUri())
+
+
+def runs_file(warehouse: str, run_date: date, run_id: str, step: str) -> str:
+    """Where a run's pipeline_runs rows land: named by run, so placing them twice is a no-op."""
+    return f"{table_path(warehouse, 'pipeline_runs')}/run_date={run_date.isoformat()}/part-{run_id}-{step}.parquet"
+
+
+def append_runs(spark: SparkSession, warehouse: str, rows: list[dict], step: str = "runs") -> None:
+    """Add pipeline_runs rows: per run and date one file, staged, then renamed into place."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["run_id"], row["run_date"]), []).append(row)
+    for (run_id, day), group in sorted(groups.items()):
+        folder = f"{warehouse.rstrip('/')}/_staging/_runs-{run_id}-{step}"
+        src = stage_runs(spark, group, folder)
+        dst = runs_file(warehouse, day, run_id, step)
+        fs = _hadoop_fs(spark, dst)
+        fs.mkdirs(_hpath(spark, dst).getParent())
+        if not fs.exists(_hpath(spark, dst)) and not fs.rename(_hpath(spark, src), _hpath(spark, dst)):
+            raise IOError(f"could not move {src} to {dst}")
+        drop_staging(spark, folder)
 
 
 def write_json(uri: str, payload: dict) -> None:
-    with fsspec.open(uri, "w") as fh:
+    """Written whole or not at all: to a temporary name beside the target, then renamed."""
+    fs, path = fsspec.core.url_to_fs(uri)
+    parent, name = path.rsplit("/", 1)
+    fs.makedirs(parent, exist_ok=True)
+    tmp = f"{parent}/.{name}.{uuid.uuid4().hex}.tmp"
+    with fs.open(tmp, "w") as fh:
         json.dump(payload, fh, indent=2, sort_keys=True, default=str)
+    fs.mv(tmp, path)
 
 
 def manifest(files: list[RawFile]) -> list[dict]:

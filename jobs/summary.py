@@ -15,7 +15,7 @@ import fsspec
 
 from jobs.config import Config, ConfigError, load_config
 
-COUNTS = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_late")
+COUNTS = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_bot", "rows_late")
 RUN_COLUMNS = ("run_id", "step", "source", "status", *COUNTS, "is_balanced", "quarantine_by_reason", "warnings",
                "finished_at", "run_date")
 
@@ -84,9 +84,9 @@ def reconcile(runs: list[dict]) -> dict[str, dict]:
         t = totals.setdefault(r["source"], {**{c: 0 for c in COUNTS}, "is_balanced": True,
                                             "quarantine_by_reason": {}})
         for c in COUNTS:
-            t[c] += r[c]
+            t[c] += r.get(c) or 0  # rows_bot is null in runs recorded before the skew guard
         t["is_balanced"] &= bool(r["is_balanced"]) and r["rows_in"] == (
-            r["rows_out"] + r["rows_quarantined"] + r["rows_duplicate"])
+            r["rows_out"] + r["rows_quarantined"] + r["rows_duplicate"] + (r.get("rows_bot") or 0))
         for code, n in r["quarantine_by_reason"].items():
             t["quarantine_by_reason"][code] = t["quarantine_by_reason"].get(code, 0) + n
     return totals
@@ -129,10 +129,12 @@ def render(s: dict) -> str:
         return f"no succeeded runs recorded in {s['warehouse']}/pipeline_runs"
     span = s["dates"][0] if len(s["dates"]) == 1 else f"{s['dates'][0]} .. {s['dates'][-1]}"
     lines = [f"{len(s['dates'])} arrival date(s) ({span}), reconciliation over the latest run of each:",
-             f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'late':>8}  balanced"]
+             f"  {'source':<15}{'rows_in':>10}{'out':>10}{'quarantined':>13}{'duplicate':>11}{'bot':>8}{'late':>8}"
+             f"  balanced"]
     for name, t in s["sources"].items():
         lines.append(f"  {name:<15}{t['rows_in']:>10}{t['rows_out']:>10}{t['rows_quarantined']:>13}"
-                     f"{t['rows_duplicate']:>11}{t['rows_late']:>8}  {'yes' if t['is_balanced'] else 'NO'}")
+                     f"{t['rows_duplicate']:>11}{t['rows_bot']:>8}{t['rows_late']:>8}  "
+                     f"{'yes' if t['is_balanced'] else 'NO'}")
     reasons = ", ".join(f"{k} {v}" for k, v in s["quarantine_by_reason"].items()) or "none"
     lines.append(f"  quarantined by reason: {reasons}")
     b = s.get("build")

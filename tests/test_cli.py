@@ -35,6 +35,18 @@ def test_missing_config_file(capsys):
     assert "config file not found" in capsys.readouterr().err
 
 
+def test_config_from_the_environment_when_no_path_is_given(tmp_path, monkeypatch):
+    """The Docker images install the package, far from config/: they name the file in JOURNEYS_CONFIG."""
+    from jobs.config import load_config
+
+    cfg = _config(tmp_path, lambda d: d["windows"].update(max_lateness_days=5))
+    monkeypatch.setenv("JOURNEYS_CONFIG", cfg)
+    assert load_config().windows.max_lateness_days == 5
+    assert load_config(ROOT_CONFIG).windows.max_lateness_days == 3  # an explicit path wins
+    monkeypatch.setenv("JOURNEYS_CONFIG", str(tmp_path / "missing.yaml"))
+    assert main(["run", "--date", "2026-01-05"]) == 2
+
+
 def test_date_without_raw_data(tmp_path, capsys):
     cfg = _config(tmp_path, lambda d: None)
     assert main(["run", "--date", "2026-01-05", "--config", cfg]) == 2

@@ -1,8 +1,8 @@
 """Decide every row's fate: written out, quarantined, or counted as a duplicate.
 
 Each row gets exactly one `_outcome`, which is what makes the reconciliation
-rows_in = rows_out + rows_quarantined + rows_duplicate hold by construction (and
-the pipeline still checks it).
+rows_in = rows_out + rows_quarantined + rows_duplicate + rows_bot hold by construction
+(and the pipeline still checks it).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from jobs.contracts import table_contract
 from jobs.normalize.parse import PROBLEM
 
 OUTCOME = "_outcome"
-OUT, QUARANTINED, DUPLICATE = "out", "quarantined", "duplicate"
+OUT, QUARANTINED, DUPLICATE, BOT = "out", "quarantined", "duplicate", "bot"
 RAW_RECORD_LIMIT = 65536
 
 
@@ -45,6 +45,39 @@ def classify_latest(records: DataFrame, key: str, version: str) -> DataFrame:
     df = records.withColumn("_copy", F.row_number().over(latest))
     outcome = F.when(~ok, QUARANTINED).when(F.col("_copy") > 1, DUPLICATE).otherwise(OUT)
     return df.withColumn(OUTCOME, outcome).drop("_copy")
+
+
+def mark_bots(classified: DataFrame, id_columns: list[str], max_events_per_day: int) -> DataFrame:
+    """Accepted events of an id with more than `max_events_per_day` of them on one event date
+    become bot rows (`_bot_id_type`, `_bot_id`, `_bot_events`; the first listed id column that
+    trips wins). Found with an aggregate, whose partial counts spread a hot key, and joined
+    back by broadcast: no window and no shuffle ever holds one bot's rows in one task."""
+    out = F.col(OUTCOME) == OUT
+    heavy = None
+    for col in id_columns:
+        counts = (classified.where(out & F.col(col).isNotNull())
+                  .groupBy(F.col(col).alias("_id"), "event_date").count()
+                  .where(F.col("count") > max_events_per_day)
+                  .select(F.lit(col).alias("_id_type"), "_id", "event_date", F.col("count").alias("_n")))
+        heavy = counts if heavy is None else heavy.unionByName(counts)
+    heavy = heavy.persist()  # a handful of rows, used once per id column
+    df = classified
+    for i, col in enumerate(id_columns):
+        hits = heavy.where(F.col("_id_type") == col).select(
+            F.col("_id").alias(f"_b{i}"), F.col("event_date").alias(f"_d{i}"), F.col("_n").alias(f"_n{i}"))
+        df = df.join(F.broadcast(hits), (F.col(col) == F.col(f"_b{i}")) & (F.col("event_date") == F.col(f"_d{i}"))
+                     & out, "left")
+    first = lambda f: F.coalesce(*[f(i, c) for i, c in enumerate(id_columns)])  # noqa: E731
+    df = (df.withColumn("_bot_id_type", first(lambda i, c: F.when(F.col(f"_b{i}").isNotNull(), F.lit(c))))
+            .withColumn("_bot_id", first(lambda i, c: F.col(f"_b{i}")))
+            .withColumn("_bot_events", first(lambda i, c: F.col(f"_n{i}")))
+            .withColumn(OUTCOME, F.when(F.col("_bot_id").isNotNull(), F.lit(BOT)).otherwise(F.col(OUTCOME))))
+    return df.drop(*[f"_{k}{i}" for i in range(len(id_columns)) for k in "bdn"])
+
+
+def bots(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col(OUTCOME) == BOT).select(
+        *[F.col(f"_{c}").alias(c) if c.startswith("bot_") else c for c in table_contract("bots").column_names])
 
 
 def accepted(classified: DataFrame, table: str) -> DataFrame:

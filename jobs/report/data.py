@@ -290,12 +290,12 @@ def runs(con, date_from: date, date_to: date) -> list[dict]:
     """Every step and source of the runs of the range, in run order."""
     rows = _rows(con, """
         SELECT run_id, run_date, step, source, status, rows_in, rows_out, rows_quarantined, rows_duplicate,
-               rows_late, is_balanced, warnings, finished_at
+               coalesce(rows_bot, 0) AS rows_bot, rows_late, is_balanced, warnings, finished_at
         FROM pipeline_runs WHERE run_date BETWEEN ? AND ?
         ORDER BY run_date, started_at, run_id, step, source = 'all', source""", [date_from, date_to])
     for r in rows:
         # recomputed, not trusted: the point of the table is to show the books balance
-        r["balances"] = r["rows_in"] == r["rows_out"] + r["rows_quarantined"] + r["rows_duplicate"]
+        r["balances"] = r["rows_in"] == r["rows_out"] + r["rows_quarantined"] + r["rows_duplicate"] + r["rows_bot"]
     return rows
 
 

@@ -238,11 +238,11 @@ def run_health(runs: list[dict], reasons: list[dict], reasons_from: str, suites:
     parts = ["<h3>Reconciliation per run and source</h3>"]
     if runs:
         off = sum(1 for r in runs if not r["balances"])
-        parts.append(f'<p class="note">rows_in = out + quarantined + duplicate must hold for every source of every '
+        parts.append(f'<p class="note">rows_in = out + quarantined + duplicate + bot must hold for every source of every '
                      f"run (build step: events in the window = journey events written). "
                      f"{'All ' + str(len(runs)) + ' rows balance.' if not off else str(off) + ' rows do NOT balance.'}"
                      f"</p>")
-        fields = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_late")
+        fields = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "rows_bot", "rows_late")
         per_source: dict[tuple[str, str], dict] = {}
         for r in runs:
             t = per_source.setdefault((r["step"], r["source"]), {f: 0 for f in fields} | {"runs": 0, "off": 0})
@@ -250,22 +250,22 @@ def run_health(runs: list[dict], reasons: list[dict], reasons_from: str, suites:
                 t[f] += r[f]
             t["runs"] += 1
             t["off"] += not r["balances"]
-        parts.append(table(["step", "source", "runs", "rows in", "out", "quarantined", "duplicate", "late",
+        parts.append(table(["step", "source", "runs", "rows in", "out", "quarantined", "duplicate", "bot", "late",
                             "balanced"],
                            [[step, src, t["runs"], *(fmt_count(t[f]) for f in fields),
                              "yes" if not t["off"] else f"NO ({t['off']} runs)"]
                             for (step, src), t in sorted(per_source.items())],
-                           [False, False] + [True] * 6 + [False],
+                           [False, False] + [True] * 7 + [False],
                            ["bad" if t["off"] else "" for _, t in sorted(per_source.items())]))
         rows, classes = [], []
         for r in runs:
             rows.append([_run_name(r["run_date"], r["run_id"]), r["step"], r["source"],
                          fmt_count(r["rows_in"]), fmt_count(r["rows_out"]), fmt_count(r["rows_quarantined"]),
-                         fmt_count(r["rows_duplicate"]), fmt_count(r["rows_late"]),
+                         fmt_count(r["rows_duplicate"]), fmt_count(r["rows_bot"]), fmt_count(r["rows_late"]),
                          ("yes" if r["balances"] else "NO") + ("" if r["status"] == "succeeded" else f", {r['status']}")])
             classes.append("" if r["balances"] and r["status"] == "succeeded" else "bad")
-        detail = table(["run", "step", "source", "rows in", "out", "quarantined", "duplicate", "late", "balanced"],
-                       rows, [False] * 3 + [True] * 5 + [False], classes)
+        detail = table(["run", "step", "source", "rows in", "out", "quarantined", "duplicate", "bot", "late",
+                        "balanced"], rows, [False] * 3 + [True] * 6 + [False], classes)
         # a month of runs is a long table: folded unless something is wrong or it is short
         is_open = " open" if off or len(rows) <= 40 else ""
         parts.append(f"<details{is_open}><summary>every run and source ({len(rows)} rows)</summary>{detail}</details>")
