@@ -189,7 +189,9 @@ def funnel_results(journeys: DataFrame, journey_events: DataFrame, funnels: list
         F.sum((F.col("n_reached") >= 1).cast("long")).alias("entered"),
         F.sum((F.col("n_reached") >= F.col("pos") + 1).cast("long")).alias("reached"),
         F.sum((F.col("n_reached") >= F.greatest(F.col("pos"), F.lit(1))).cast("long")).alias("previous_step_reached"),
-        F.avg(sec).alias("mean_seconds_from_entry"),
+        # a sum of doubles depends on the order Spark adds them in, which differs between local
+        # mode and a cluster: summed exactly (times have microsecond precision), then divided
+        F.avg(sec.cast("decimal(24,6)")).cast("double").alias("mean_seconds_from_entry"),
         F.percentile(sec, F.lit(0.5)).alias("median_seconds_from_entry"),
         F.percentile(sec, F.lit(0.9)).alias("p90_seconds_from_entry"),
     )
