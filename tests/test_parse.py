@@ -127,3 +127,70 @@ def test_timestamp_forms(spark, text, tz, expected):
     from jobs.normalize.typed import parse_timestamp
     got = spark.createDataFrame([(text,)], "t string").select(parse_timestamp(F.col("t"), tz).alias("ts")).first()
     assert got.ts == expected
+
+
+CALL_HEADER = ("call_id,caller_number,customer_id,direction,queue,started_at,answered_at,ended_at,wait_seconds,"
+               "talk_seconds,transfers,disposition,reason_code,survey_nps,survey_ces")
+CALL_ROW = ("c1,(312) 555-0142,C9,inbound,billing,2026-01-05 09:00:00,2026-01-05 09:01:00,2026-01-05 09:10:00,"
+            "60,540,0,resolved,invoice,9,6")
+
+
+def _typed_csv(spark, contract_name, header, rows, tz="UTC"):
+    contract = raw_contract(contract_name)
+    lines = _lines(spark, [header] + rows, file="arrival_date=2026-01-05/f.csv")
+    group = group_headers([("arrival_date=2026-01-05/f.csv", header)], ",", {})[0]
+    staged = parse_csv_lines(lines.where("source_line > 1"), group, contract, ",", 1_000_000)
+    return apply_contract(staged, contract, tz, MIN_TS, MAX_TS)
+
+
+def test_long_quoted_csv_field_does_not_stop_spark(spark):
+    # Regression: the field count used the regex "(?:[^"]|"")*", which Java evaluates recursively,
+    # once per character: a quoted field of 200 KB overflowed the executor's stack, and Spark shut the
+    # whole context down. The count now splits on the quote character.
+    text = ('a "quoted", text ' * 12_000)[:200_000] + "end"
+    field = '"' + text.replace('"', '""') + '"'
+    good = CALL_ROW.replace(",invoice,", f",{field},")
+    rows = [good, good.replace(",resolved,", ",resolved,extra,"), good.replace(",9,6", ",9")]
+    typed = _typed_csv(spark, "call_logs", CALL_HEADER, rows, tz="America/Chicago")
+    assert _reasons(typed) == [None, "WRONG_COLUMN_COUNT", "WRONG_COLUMN_COUNT"]
+    details = [r.detail for r in typed.orderBy("source_line").select("_problem.detail").collect()]
+    assert details[1:] == ["16 fields, header has 15", "14 fields, header has 15"]
+    assert typed.where("source_line = 2").first().reason_code == text
+
+
+def test_utf16_lines_are_a_wrong_encoding_and_nul_runs_are_nul_bytes(spark):
+    contract = raw_contract("clickstream_events")
+    le, be = GOOD.encode("utf-16-le").decode(), GOOD.encode("utf-16-be").decode()  # ASCII + NULs: valid UTF-8
+    lines = [
+        le,                        # UTF-16-LE line
+        be,                        # UTF-16-BE line
+        "\u0000" + le,             # a UTF-16 file's later line starts with its newline's NUL
+        "\u0000",                  # what is left after a UTF-16 file's last newline
+        "\u0000" * 64,             # a zero-filled block (a crashed writer): NUL bytes, not an encoding
+        GOOD.replace('"e1"', '"e\u00001"'),  # one stray NUL
+    ]
+    staged = parse_json_lines(_lines(spark, lines), contract, max_record_bytes=100_000)
+    got = [(r.code, r.detail) for r in staged.orderBy("source_line").select("_problem.*").collect()]
+    utf16 = ("INVALID_ENCODING", "line looks like UTF-16 (a NUL byte in every other position)")
+    nul = ("NUL_BYTE", "line contains a NUL byte")
+    assert got == [utf16, utf16, utf16, utf16, nul, nul]
+
+
+def test_numbers_written_as_text_in_csv(spark):
+    """CSV has no types: a quoted, padded or signed "60" is the integer 60; what does not fit the
+    contract's 32-bit integer or is not a finite number is INVALID_TYPE rather than a silent null."""
+    rows = [CALL_ROW.replace(",60,", f",{w},") for w in ('"60"', "  60 ", "+60", "2147483647", "2147483648",
+                                                          "-2147483649", "6e1", "60.0")]
+    typed = _typed_csv(spark, "call_logs", CALL_HEADER, rows, tz="America/Chicago")
+    assert _reasons(typed) == [None, None, None, None, "INVALID_TYPE", "INVALID_TYPE", "INVALID_TYPE", "INVALID_TYPE"]
+    waits = [r.wait_seconds for r in typed.orderBy("source_line").collect()]
+    assert waits == [60, 60, 60, 2147483647, None, None, None, None]
+    assert typed.where("source_line = 6").first()._problem.detail == "wait_seconds is not a 32-bit integer: 2147483648"
+
+    header = "activity_id,customer_id,activity_type,opened_at,updated_at,amount"
+    amounts = ['"12.50"', "1.25e1", "1e400", "-1e999", "NaN", "Infinity"]
+    rows = [f"a1,c1,order,2026-01-05 08:00:00,2026-01-05 08:00:00,{a}" for a in amounts]
+    typed = _typed_csv(spark, "crm_activities", header, rows)
+    assert _reasons(typed) == [None, None, "INVALID_TYPE", "INVALID_TYPE", "INVALID_TYPE", "INVALID_TYPE"]
+    assert [r.amount for r in typed.orderBy("source_line").collect()][:2] == [12.5, 12.5]
+    assert typed.where("source_line = 4").first()._problem.detail == "amount is not a finite number: 1e400"

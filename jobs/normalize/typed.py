@@ -41,14 +41,19 @@ def apply_contract(staged: DataFrame, contract: Contract, source_tz: str,
         if col.required:
             missing.append((text.isNull(), problem("MISSING_REQUIRED_FIELD", f"{col.name} is missing")))
         if col.type == "integer":
-            value = F.when(text.rlike(_INTEGER), text.try_cast("long"))
+            # 32-bit like the typed column: a 10-digit value beyond it would otherwise become null unnoticed
+            wide = F.when(text.rlike(_INTEGER), text.try_cast("long"))
+            value = F.when(wide.between(-(2**31), 2**31 - 1), wide.cast("int"))
             types.append((text.isNotNull() & value.isNull(),
-                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not an integer: "), F.substring(text, 1, 40)))))
-            value = F.when(value.between(-(2**31), 2**31 - 1), value.cast("int"))
+                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not a 32-bit integer: "),
+                                                           F.substring(text, 1, 40)))))
         elif col.type == "double":
-            value = F.when(text.rlike(_DOUBLE), text.try_cast("double"))
+            # finite only: "1e400" reads as Infinity, which no amount or score can be
+            wide = F.when(text.rlike(_DOUBLE), text.try_cast("double"))
+            value = F.when(~wide.isin(float("inf"), float("-inf")), wide)
             types.append((text.isNotNull() & value.isNull(),
-                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not a number: "), F.substring(text, 1, 40)))))
+                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not a finite number: "),
+                                                           F.substring(text, 1, 40)))))
         elif col.type == "timestamp":
             value = parse_timestamp(text, source_tz)
             stamps.append((text.isNotNull() & value.isNull(),
