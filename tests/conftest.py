@@ -83,13 +83,38 @@ def pipeline_warehouse(spark, base_config, tmp_path_factory):
     """300 generated customers over 3 days, with production SQL settings: every arrival date
     normalized behind the raw gate and published, the last one through all four steps
     (`journeys run`), whose build covers every event date. Checked against the ground truth
-    in tests/test_pipeline.py; the analyst-side tests (report, SQL, Thrift) read the tables it
-    published. Built once per pytest worker that needs it. Returns (config, raw folder, generator summary, run results)."""
+    in tests/test_pipeline.py; the analyst-side tests (report, SQL, Thrift, PII scan, bots)
+    read the tables it published, and none writes to them. Built once per test session:
+    the first pytest worker that needs it builds it under a file lock, the others wait for
+    it and read the same folder. Returns (config, raw folder, generator summary, run results)."""
+    import fcntl
+    import pickle
+
+    # under xdist each worker's base folder sits in the session's own: that one is shared
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "pipeline_warehouse"
+    with open(shared / "pipeline_warehouse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / "built.pickle"
+        if not done.exists():
+            built = _build_pipeline_warehouse(spark, base_config, root)
+            done.write_bytes(pickle.dumps(built[1:]))
+        summary, results = pickle.loads(done.read_bytes())
+    raw = root / "raw"
+    config = base_config.with_overrides(warehouse=str(root / "warehouse"),
+                                        sources={name: {"path": str(raw / name)} for name in SOURCES})
+    return config, raw, summary, results
+
+
+def _build_pipeline_warehouse(spark, base_config, root: Path):
     from jobs import steps
     from jobs.generator import generate
     from jobs.pipeline import normalize, run_date
 
-    root = tmp_path_factory.mktemp("e2e")
+    if root.exists():  # a worker died while building: start over
+        import shutil
+        shutil.rmtree(root)
     raw = root / "raw"
     summary = generate(raw, customers=300, days=3, seed=11)
     config = base_config.with_overrides(
@@ -102,5 +127,5 @@ def pipeline_warehouse(spark, base_config, tmp_path_factory):
             results.append(normalize(spark, config, day, PIPELINE_KEY))
             steps.publish_step(spark, config, day)
         results.append(run_date(spark, config, last, PIPELINE_KEY))
-    return config, raw, summary, results
+    return config, summary, results
 
