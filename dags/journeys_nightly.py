@@ -47,7 +47,7 @@ Rerun a date: clear its run, or trigger with `{{"arrival_date": "YYYY-MM-DD"}}`.
     default_args={
         "owner": SETTINGS.owner,
         "retries": 3,
-        "retry_delay": timedelta(minutes=5),
+        "retry_delay": timedelta(seconds=SETTINGS.retry_delay),  # JOURNEYS_RETRY_DELAY, default 5 min
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(hours=1),
         "execution_timeout": timedelta(hours=4),

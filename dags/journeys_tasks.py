@@ -30,6 +30,7 @@ class Settings:
     spark_conn_id: str
     application: str
     owner: str
+    retry_delay: int  # seconds before a failed task's first retry (then doubled each time)
 
 
 def settings(env=os.environ) -> Settings:
@@ -44,6 +45,7 @@ def settings(env=os.environ) -> Settings:
         spark_conn_id=env.get("JOURNEYS_SPARK_CONN_ID", "spark_default"),
         application=env.get("JOURNEYS_SPARK_APPLICATION") or os.path.join(_REPO, "jobs", "steps.py"),
         owner=env.get("JOURNEYS_OWNER", "data-engineering"),
+        retry_delay=_seconds(env, "JOURNEYS_RETRY_DELAY", 300),
     )
     try:
         pendulum.timezone(s.timezone)
@@ -56,6 +58,15 @@ def settings(env=os.environ) -> Settings:
     if len(s.cron.split()) != 5:
         raise ValueError(f"JOURNEYS_SCHEDULE: not a 5-field cron expression: {s.cron!r}")
     return s
+
+
+def _seconds(env, name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name}: not a whole number of seconds, at least 1: {text!r}")
+    return int(text)
 
 
 def arrival_date(context, timezone: str) -> date:

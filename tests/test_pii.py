@@ -82,3 +82,20 @@ def test_key_resolution(monkeypatch):
         resolve_key("JOURNEYS_TEST_KEY", 16, allow_demo=False)
     monkeypatch.setenv("JOURNEYS_TEST_KEY", "a-long-enough-secret")
     assert resolve_key("JOURNEYS_TEST_KEY", 16, allow_demo=False).secret == b"a-long-enough-secret"
+
+
+def test_hashing_is_keyed(spark):
+    """The same email under two keys gives two unrelated hashes, neither of them a plain digest of
+    the value: without the key, hashing a list of candidate emails finds nothing."""
+    email = "alice.smith@example.com"
+    df = spark.createDataFrame([(email,)], "v string")
+
+    def hashed(secret: bytes) -> str:
+        return drop_key(with_key(df, spark, PiiKey(secret)).select(hmac_sha256(F.col("v")).alias("h"))).first().h
+
+    a, b = hashed(b"first-key-0123456789"), hashed(b"second-key-0123456789")
+    assert a != b and len(a) == len(b) == 64
+    plain = {hashlib.sha256(email.encode()).hexdigest(), hashlib.sha1(email.encode()).hexdigest(),
+             hashlib.md5(email.encode()).hexdigest(), hashlib.sha256(b"first-key-0123456789" + email.encode()).hexdigest()}
+    assert not {a, b} & plain
+    assert a == hashed(b"first-key-0123456789")  # deterministic under one key
