@@ -124,7 +124,7 @@ def test_run_shows_each_step_with_rows_and_time(tmp_path, capsys, monkeypatch):
     assert main(["run", "--date", "2026-01-05", "--config", cfg]) == 0
     lines = [ln.strip() for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ")]
     assert [ln.split(":")[0] for ln in lines] == ["normalize", "build", "validate", "publish"]
-    assert lines[0].startswith("normalize: 10 rows in, 8 out, 1 quarantined, 1 duplicate (")
+    assert lines[0].startswith("normalize: 10 rows in, 8 out, 1 quarantined, 1 duplicate, 0 bot (")
     assert lines[1].startswith("build: 120 customers, 3,456 journey events, 78 journeys rewritten (")
     assert lines[2].startswith("validate: 10 of 10 output suites passed (")
     assert lines[3].startswith("publish: 3 tables moved into place (")
