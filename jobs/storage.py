@@ -142,14 +142,18 @@ def read_table(spark: SparkSession, warehouse: str, table: str) -> DataFrame | N
 
 
 def history_event_ids(spark: SparkSession, warehouse: str, arrival_date: date, lookback_days: int) -> DataFrame | None:
-    """Event ids published by earlier arrivals whose event dates a new arrival can still touch."""
-    events = read_table(spark, warehouse, "events")
-    if events is None:
-        return None
+    """Event ids published by earlier arrivals whose event dates a new arrival can still touch:
+    in events, or set aside in bots (a bot's event delivered again is a duplicate too)."""
     low, high = arrival_date - timedelta(days=lookback_days), arrival_date + timedelta(days=1)
-    return events.where(
-        F.col("event_date").between(F.lit(low), F.lit(high)) & (F.col("arrival_date") < F.lit(arrival_date))
-    ).select("event_id").distinct()
+    found = []
+    for table in ("events", "bots"):
+        df = read_table(spark, warehouse, table)
+        if df is not None:
+            found.append(df.where(F.col("event_date").between(F.lit(low), F.lit(high))
+                                  & (F.col("arrival_date") < F.lit(arrival_date))).select("event_id"))
+    if not found:
+        return None
+    return (found[0] if len(found) == 1 else found[0].unionByName(found[1])).distinct()
 
 
 # ---------------------------------------------------------------- publishing

@@ -126,7 +126,7 @@ def test_tables_exist_and_reconcile(deployment):
     assert set(s["sources"]) == set(SOURCES) and s["balanced"]
     for name, t in s["sources"].items():
         assert t["rows_in"] == t["rows_out"] + t["rows_quarantined"] + t["rows_duplicate"] + t["rows_bot"], name
-    assert s["sources"]["clickstream"]["rows_out"] > 500
+    assert s["sources"]["clickstream"]["rows_out"] > 400  # the crawler's ~1,200 rows are in bots
     assert s["build"]["run_date"] == "2026-01-05" and s["build"]["customers"] > 50, s["build"]
     assert sum(s["build"]["journeys_by_status"].values()) > 0
     for table in TABLES:

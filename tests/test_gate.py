@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from fuzz_rows import CALL, CALL_COLS, _csv_line
+from fuzz_rows import CALL, CALL_COLS, csv_line
 from jobs.normalize.pii import PiiKey
 from jobs.pipeline import run_date
 from jobs.quality import ValidationFailed
@@ -14,7 +14,7 @@ def test_critical_failure_stops_the_run_and_publishes_nothing(spark, base_config
     folder = tmp_path / "raw" / "calls" / "arrival_date=2026-02-02"
     folder.mkdir(parents=True)
     rows = [[f"K{i}" if i % 3 else "", *CALL[1:]] for i in range(60)]  # a third without call_id
-    (folder / "calls.csv").write_text("\n".join([",".join(CALL_COLS)] + [_csv_line(r) for r in rows]) + "\n")
+    (folder / "calls.csv").write_text("\n".join([",".join(CALL_COLS)] + [csv_line(r) for r in rows]) + "\n")
     config = base_config.with_overrides(
         warehouse=str(tmp_path / "wh"),
         sources={n: {"path": str(tmp_path / "raw" / n)} for n in ("clickstream", "crm_customers", "crm_activities",
