@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from pathlib import PurePosixPath
 
 import fsspec
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import faults
@@ -97,8 +97,11 @@ def _relative_path(file_path):
 def read_raw_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:
     """Lines of text files with their 1-based line numbers.
 
-    Line numbers come from the split's start offset and the row order inside a split,
-    which is the file order, so they are right for split and compressed files alike.
+    Rows of one input split arrive in file order with consecutive
+    monotonically_increasing_id values, so a line's number is its id's distance from the
+    split's first id plus the lines of the file's earlier splits. One small aggregate (a
+    row per split) gives both; numbering by a window over each file instead shuffled every
+    raw line and sorted each file in one task. Right for split and compressed files alike.
     """
     if not files:
         return spark.createDataFrame([], "source_file string, source_line long, value string, raw_bytes long")
@@ -108,10 +111,17 @@ def read_raw_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:
         F.col("_metadata.file_block_start").alias("_block"),
         F.monotonically_increasing_id().alias("_pos"),
     )
-    order = Window.partitionBy("source_file").orderBy("_block", "_pos")
-    return raw.select(
+    splits = raw.groupBy("source_file", "_block").agg(F.min("_pos").alias("_first"), F.count("*").alias("_n"))
+    offsets, before, file = [], 0, None
+    for row in sorted(splits.collect(), key=lambda r: (r["source_file"], r["_block"])):
+        if row["source_file"] != file:
+            file, before = row["source_file"], 0
+        offsets.append((row["source_file"], row["_block"], before + 1 - row["_first"]))
+        before += row["_n"]
+    shift = spark.createDataFrame(offsets, "source_file string, _block long, _shift long")
+    return raw.join(F.broadcast(shift), ["source_file", "_block"], "inner").select(
         "source_file",
-        F.row_number().over(order).cast("long").alias("source_line"),
+        (F.col("_pos") + F.col("_shift")).alias("source_line"),
         "value",
         F.octet_length("value").cast("long").alias("raw_bytes"),
     )

@@ -1,9 +1,9 @@
-"""Killed runs: SIGKILL at 13 points of a rerun while a reader queries the tables in a loop.
+"""Killed runs: SIGKILL at 8 points of a rerun while a reader queries the tables in a loop.
 
 The warehouse holds a date published from delivery A; the date is then rerun from a
 changed delivery B, step by step as Airflow runs it (one process per step), and each
 process is killed with SIGKILL at a fault point (jobs/faults.py): two in normalize,
-one in build and nine in the publish commit (all but the first while finishing the commit
+one in build and five in the publish commit (all but the first while finishing the commit
 the previous one interrupted), until a step runs to its end. (Validation only reads, and
 tests/test_airflow_e2e.py retries a killed task through Airflow.) Meanwhile a thread reads
 every partition of every table, over and over, with plain PyArrow.
@@ -49,12 +49,8 @@ KILLS = [  # (step, fault point), in the order a rerun reaches them; None: the s
     ("publish", "publish.commit_started"),
     ("publish", "publish.partition_moved#2"),        # from here on, each finishes the interrupted commit
     ("publish", "publish.old_partition_parked#2"),   # an old partition parked, the new one not in place
-    ("publish", "publish.partition_moved#3"),
     ("publish", "publish.table_committed#2"),
-    ("publish", "publish.partition_moved#5"),
-    ("publish", "publish.table_committed#3"),
     ("publish", "publish.file_placed#1"),
-    ("publish", "publish.file_placed#2"),
     ("publish", None),
 ]
 
@@ -220,7 +216,7 @@ def test_every_fault_point_killed_its_process(crashes):
         assert rc == expected, (f"{step} with fault {fault}: exit {rc}, expected {expected}\n"
                                 + crashes["log"].read_text()[-3000:])
     kills = [o for o in crashes["outcomes"] if o[1]]
-    assert len({(o[0], o[1]) for o in kills}) == len(kills) >= 10
+    assert len({(o[0], o[1]) for o in kills}) == len(kills) >= 8
     print(f"\n{len(kills)} kills:", ", ".join(f"{s}@{f} {t}s" for s, f, _, t in kills))
 
 

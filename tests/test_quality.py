@@ -291,8 +291,11 @@ def test_validation_leaves_nothing_cached(spark, tmp_path, cached_input):
         df.count()
     before = stored()
     assert validate(df, CONTRACT, SEMANTIC, THRESHOLDS, "2024-05-05", tmp_path / "q").success
-    assert stored() == before
-    if cached_input:
+    # Only new entries count: Spark's context cleaner may drop another test's garbage-collected
+    # frame from the same session while this one runs.
+    assert stored() - before == set()
+    if cached_input:  # the caller's own cache is the caller's to release
+        assert df.is_cached
         df.unpersist()
 
 

@@ -60,8 +60,8 @@ def strip_bom(value: Column) -> Column:
 
 
 def _blank_to_null(text: Column) -> Column:
-    trimmed = F.trim(text)
-    return F.when(trimmed != "", trimmed)
+    # nullif evaluates its argument once; when(trim(x) != "", trim(x)) extracted every field twice
+    return F.nullif(F.trim(text), F.lit(""))
 
 
 def drop_blank_lines(lines: DataFrame) -> DataFrame:

@@ -33,59 +33,71 @@ def parse_timestamp(text: Column, source_tz: str) -> Column:
 
 def apply_contract(staged: DataFrame, contract: Contract, source_tz: str,
                    min_ts: datetime, max_ts: datetime) -> DataFrame:
-    """Type every contract column and record the first failing check in `_problem`."""
+    """Type every contract column and record the first failing check in `_problem`.
+
+    Two selects: the first types each column once, the second checks the typed values
+    against their text. In one select every check repeated its column's parsing (Spark
+    does not share work between the branches of a CASE), so a timestamp was parsed up to
+    three times."""
     missing, types, stamps, ranges, values = [], [], [], [], []
     typed: dict[str, Column] = {}
     for col in contract.columns:
-        text = F.col(col.name)
+        name = col.name
+        text, value = F.col(_text(name)), F.col(name)  # as the second select sees them
+        source = F.col(name)                            # as the first select sees it
         if col.required:
-            missing.append((text.isNull(), problem("MISSING_REQUIRED_FIELD", f"{col.name} is missing")))
+            missing.append((text.isNull(), problem("MISSING_REQUIRED_FIELD", f"{name} is missing")))
         if col.type == "integer":
             # 32-bit like the typed column: a 10-digit value beyond it would otherwise become null unnoticed
-            wide = F.when(text.rlike(_INTEGER), text.try_cast("long"))
-            value = F.when(wide.between(-(2**31), 2**31 - 1), wide.cast("int"))
+            wide = F.when(source.rlike(_INTEGER), source.try_cast("long"))
+            typed[name] = F.when(wide.between(-(2**31), 2**31 - 1), wide.cast("int"))
             types.append((text.isNotNull() & value.isNull(),
-                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not a 32-bit integer: "),
+                          problem("INVALID_TYPE", F.concat(F.lit(f"{name} is not a 32-bit integer: "),
                                                            F.substring(text, 1, 40)))))
         elif col.type == "double":
             # finite only: "1e400" reads as Infinity, which no amount or score can be
-            wide = F.when(text.rlike(_DOUBLE), text.try_cast("double"))
-            value = F.when(~wide.isin(float("inf"), float("-inf")), wide)
+            wide = F.when(source.rlike(_DOUBLE), source.try_cast("double"))
+            typed[name] = F.when(~wide.isin(float("inf"), float("-inf")), wide)
             types.append((text.isNotNull() & value.isNull(),
-                          problem("INVALID_TYPE", F.concat(F.lit(f"{col.name} is not a finite number: "),
+                          problem("INVALID_TYPE", F.concat(F.lit(f"{name} is not a finite number: "),
                                                            F.substring(text, 1, 40)))))
         elif col.type == "timestamp":
-            value = parse_timestamp(text, source_tz)
+            typed[name] = parse_timestamp(source, source_tz)
             stamps.append((text.isNotNull() & value.isNull(),
-                           problem("INVALID_TIMESTAMP", F.concat(F.lit(f"{col.name} is not a timestamp: "), F.substring(text, 1, 40)))))
+                           problem("INVALID_TIMESTAMP", F.concat(F.lit(f"{name} is not a timestamp: "),
+                                                                 F.substring(text, 1, 40)))))
             if col.clock == "device":
-                typed[col.name] = value
                 continue  # bounded after skew correction, in the canonical mapping
             ranges.append((value.isNotNull() & ~value.between(F.lit(min_ts), F.lit(max_ts)),
                            problem("TIMESTAMP_OUT_OF_RANGE",
-                                   F.concat(F.lit(f"{col.name} "), F.substring(text, 1, 40),
+                                   F.concat(F.lit(f"{name} "), F.substring(text, 1, 40),
                                             F.lit(f" is outside {min_ts:%Y-%m-%d}..{max_ts:%Y-%m-%d}")))))
         else:
-            value = text
-        typed[col.name] = value
+            typed[name] = source
         if col.severity != "critical":
             continue  # warning-level rules are reported by the quality suite, not enforced per row
         if col.pattern:
             values.append((value.isNotNull() & ~value.rlike(col.pattern),
-                           problem("INVALID_VALUE", F.concat(F.lit(f"{col.name} does not match {col.pattern}: "),
+                           problem("INVALID_VALUE", F.concat(F.lit(f"{name} does not match {col.pattern}: "),
                                                              F.substring(value, 1, 40)))))
         if col.allowed_values:
             values.append((value.isNotNull() & ~value.isin(list(col.allowed_values)),
-                           problem("INVALID_VALUE", F.concat(F.lit(f"{col.name} is not one of {list(col.allowed_values)}: "),
+                           problem("INVALID_VALUE", F.concat(F.lit(f"{name} is not one of {list(col.allowed_values)}: "),
                                                              F.substring(value, 1, 40)))))
         if col.min is not None:
-            values.append((value < col.min, problem("INVALID_VALUE", F.format_string(f"{col.name} %s is below {col.min}", value.cast("string")))))
+            values.append((value < col.min, problem("INVALID_VALUE", F.format_string(f"{name} %s is below {col.min}", value.cast("string")))))
         if col.max is not None:
-            values.append((value > col.max, problem("INVALID_VALUE", F.format_string(f"{col.name} %s is above {col.max}", value.cast("string")))))
+            values.append((value > col.max, problem("INVALID_VALUE", F.format_string(f"{name} %s is above {col.max}", value.cast("string")))))
 
     checks = first_problem(*missing, *types, *stamps, *ranges, *values, prior=F.col(PROBLEM))
     others = [c for c in staged.columns if c not in typed and c != PROBLEM]
-    return staged.select(*others, *[v.alias(n) for n, v in typed.items()], checks.alias(PROBLEM))
+    first = staged.select(*others, PROBLEM, *[F.col(n).alias(_text(n)) for n in typed],
+                          *[v.alias(n) for n, v in typed.items()])
+    return first.select(*others, *typed, checks.alias(PROBLEM))
+
+
+def _text(name: str) -> str:
+    return f"_text_{name}"
 
 
 def add_check(df: DataFrame, condition: Column, code: str, detail: Column | str) -> DataFrame:
