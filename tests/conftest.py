@@ -15,6 +15,19 @@ os.environ.setdefault("JOURNEYS_PII_KEY", "test-key-0123456789abcdef")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Modules that take minutes each, longest first (durations: docs/performance.md). Under
+# `--dist loadfile --no-loadscope-reorder` the workers take whole modules in collection order,
+# so the long ones start at once and the many short ones fill both workers at the end. xdist's
+# default order (most tests first) left the long modules, which hold few tests, for last.
+LONGEST_FIRST = ("test_airflow_e2e", "test_crash_safety", "test_journeys_e2e", "test_pipeline",
+                 "test_cluster", "test_late_data", "test_pii_scan")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: file order otherwise
+
+
 TINY_DATA_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
                   "spark.sql.adaptive.enabled": "false"}
 
