@@ -174,8 +174,8 @@ class JourneysSparkSubmitOperator(SparkSubmitOperator):
         if driver_here:
             env.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or sys.executable)
             # the driver JVM is started by spark-submit, before jobs.spark_session could set these
-            self.conf = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={_log4j_uri()}",
-                         **(self.conf or {})}
+            java = f"-Dlog4j2.configurationFile={_log4j_uri()} {config.spark.jvm_options}".strip()
+            self.conf = {"spark.driver.extraJavaOptions": java, **(self.conf or {})}
             if master.startswith("local"):
                 env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
                 self.conf = {"spark.ui.enabled": "false", **self.conf}

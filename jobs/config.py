@@ -113,6 +113,10 @@ class SparkConfig(_Strict):
     shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions")
     driver_memory: str = Field("2g", pattern=r"^\d+[kmgKMG]$", description="spark.driver.memory (local mode)")
     conf: dict[str, str] = Field(default_factory=dict, description="any other Spark settings")
+    jvm_options: str = Field(
+        "", description="JVM options for the driver and executors, after the project's own (spark-submit "
+        "reads them before the job starts, so they cannot go in conf): e.g. `-XX:TieredStopAtLevel=1 "
+        "-XX:ReservedCodeCacheSize=256m` for short runs on tiny data, where JIT compiling costs more than it saves")
 
 
 class IdentityConfig(_Strict):

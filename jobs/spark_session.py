@@ -18,6 +18,18 @@ _FIXED = {
 }
 
 
+def java_options(config: Config, driver: bool) -> str:
+    """The JVM options of a driver or executor: the project's own, then the config's `jvm_options`
+    (for -XX flags the last one given wins)."""
+    # Whole-stage code of a wide select (a contract's columns and checks) easily exceeds
+    # the JVM's 8,000-byte limit for JIT-compiling a method, and then runs interpreted:
+    # measured, parsing the collector's JSON took twice as long without this flag.
+    own = ["-XX:-DontCompileHugeMethods"]
+    if driver:
+        own.insert(0, f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties').as_uri()}")
+    return " ".join([*own, config.spark.jvm_options]).strip()
+
+
 def get_spark(config: Config) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     if config.spark.master.startswith("local"):
@@ -25,13 +37,9 @@ def get_spark(config: Config) -> SparkSession:
     builder = SparkSession.builder.appName(config.spark.app_name)
     if not os.environ.get("SPARK_SUBMITTED"):  # spark-submit decides the master itself
         builder = builder.master(config.spark.master)
-    log_conf = Path(__file__).with_name("log4j2.properties")
     conf = {
-        # Whole-stage code of a wide select (a contract's columns and checks) easily exceeds
-        # the JVM's 8,000-byte limit for JIT-compiling a method, and then runs interpreted:
-        # measured, parsing the collector's JSON took twice as long without this flag.
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_conf.as_uri()} -XX:-DontCompileHugeMethods",
-        "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
+        "spark.driver.extraJavaOptions": java_options(config, driver=True),
+        "spark.executor.extraJavaOptions": java_options(config, driver=False),
         "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
         "spark.driver.memory": config.spark.driver_memory,
         "spark.ui.showConsoleProgress": "false",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TINY_DATA_CONF
+from conftest import SHORT_RUN_JVM, TINY_DATA_CONF
 from jobs.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +88,8 @@ def deployment(tmp_path_factory):
         warehouse=str(root / "warehouse"),
         sources={s: {"path": str(root / "raw" / s)} for s in SOURCES},
         extract={"landing": {s: {"uri": str(root / "landing" / s)} for s in SOURCES}},
-        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g", "conf": TINY_DATA_CONF})
+        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g", "conf": TINY_DATA_CONF,
+               "jvm_options": SHORT_RUN_JVM})
     config_file = root / "journeys.yaml"
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     airflow = Airflow(root, config_file)
@@ -114,6 +115,7 @@ def test_a_date_runs_every_task(deployment):
                               "publish", "report"}, times
         print(f"\n{day} task wall times: {times}")
     assert "spark-submit --master local[2]" in runs[D1][1]
+    assert f"{SHORT_RUN_JVM}" in runs[D1][1]  # the config's jvm_options reach the driver JVM's command line
     assert "journeys step normalize for 2026-01-05" in runs[D1][1]
 
 

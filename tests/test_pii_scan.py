@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PIPELINE_KEY, TINY_DATA_CONF  # the key pipeline_warehouse hashes with
+from conftest import PIPELINE_KEY, SHORT_RUN_JVM, TINY_DATA_CONF  # the key pipeline_warehouse hashes with
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -440,7 +440,8 @@ def cli_run(tmp_path_factory):
     summary = generate(root / "raw", customers=40, days=1, seed=23)
     config = load_config(ROOT / "config" / "journeys.yaml").with_overrides(
         warehouse=str(root / "warehouse"), sources={s: {"path": str(root / "raw" / s)} for s in SOURCES},
-        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g", "conf": TINY_DATA_CONF})
+        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g", "conf": TINY_DATA_CONF,
+               "jvm_options": SHORT_RUN_JVM})
     config_file = root / "journeys.yaml"
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     day = summary["arrival_dates"][0]
