@@ -322,3 +322,29 @@ def test_data_docs_index_links_one_page_per_run_and_suite(reports, quality_dir):
     render_data_docs(quality_dir)
     assert len(list(section.rglob("*.html"))) == len(SCENARIOS)
     assert len(list((section / "2024-05-01").rglob("*.html"))) == 1
+
+
+def test_empty_sample_requests_never_reach_spark(reports):
+    """gx_samples: after a validation every Spark unexpected-values provider of GX's registry
+    answers a request for zero samples with [] itself; other requests still go to GX."""
+    from great_expectations.expectations import registry
+
+    from jobs.quality.gx_samples import _skipping_empty_requests, skip_empty_sample_queries
+
+    spark_providers = {name: d["providers"]["SparkDFExecutionEngine"][1]
+                       for name, d in registry._registered_metrics.items()
+                       if name.endswith(".unexpected_values") and "SparkDFExecutionEngine" in d["providers"]}
+    assert spark_providers["column_values.nonnull.unexpected_values"].skips_empty_sample_requests
+    assert spark_providers["column_pair_values.a_greater_than_b.unexpected_values"].skips_empty_sample_requests
+    assert all(getattr(p, "skips_empty_sample_requests", False) for p in spark_providers.values())
+    assert skip_empty_sample_queries() >= len(spark_providers)  # idempotent: nothing wrapped twice
+    provider = spark_providers["column_values.nonnull.unexpected_values"]
+    assert not getattr(provider.__wrapped__, "skips_empty_sample_requests", False)
+    # no engine, no metrics: anything but the shortcut would fail
+    assert provider(None, None, {}, {"result_format": {"result_format": "BASIC", "partial_unexpected_count": 0}}, {}) == []
+    calls = []
+    fake = _skipping_empty_requests(lambda cls, engine, domain, value, metrics: calls.append(value) or ["x"])
+    for wanted in ({"result_format": "BASIC", "partial_unexpected_count": 3}, {"result_format": "COMPLETE",
+                                                                             "partial_unexpected_count": 0}):
+        assert fake(None, None, {}, {"result_format": wanted}, {}) == ["x"]
+    assert len(calls) == 2

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .gx_context import ephemeral_context
+from .gx_samples import skip_empty_sample_queries
 from .suites import build_suite, expectation_columns, pii_columns, validated_columns
 from .thresholds import QualityThresholds
 
@@ -24,7 +25,8 @@ REPORT_FORMAT = "customer_journeys.quality.validation/1"
 
 #: BASIC gives unexpected counts and percents. No sample values are collected
 #: (partial_unexpected_count 0): samples would cost one Spark job per row-level
-#: expectation, and the bad rows are in the quarantine table with their reason anyway.
+#: expectation, and the bad rows are in the quarantine table with their reason anyway
+#: (gx_samples.py keeps GX from even planning the empty sample query).
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.=+-]")
@@ -265,6 +267,7 @@ def validate(
     import great_expectations as gx
 
     started = time.perf_counter()
+    skip_empty_sample_queries()
     run = safe_run_name(run_name)
     suite = build_suite(contract, semantic, thresholds)
     suite_name = suite.name
