@@ -143,12 +143,6 @@ def _pii_key(config) -> str | None:
     return secret
 
 
-def _log4j_uri() -> str:
-    import jobs
-
-    return "file://" + os.path.join(os.path.dirname(jobs.__file__), "log4j2.properties")
-
-
 class JourneysSparkSubmitOperator(SparkSubmitOperator):
     """One `jobs.steps` step through spark-submit; the Spark connection decides where it runs.
 
@@ -174,7 +168,9 @@ class JourneysSparkSubmitOperator(SparkSubmitOperator):
         if driver_here:
             env.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or sys.executable)
             # the driver JVM is started by spark-submit, before jobs.spark_session could set these
-            java = f"-Dlog4j2.configurationFile={_log4j_uri()} {config.spark.jvm_options}".strip()
+            from jobs.jvm import java_options
+
+            java = java_options(config, driver=True)
             self.conf = {"spark.driver.extraJavaOptions": java, **(self.conf or {})}
             if master.startswith("local"):
                 env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

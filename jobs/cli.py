@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--customers", type=int, default=1000)
     d.add_argument("--days", type=int, default=5)
     d.add_argument("--seed", type=int, default=42)
+    a = sub.add_parser("class-archive", parents=[common],
+                       help="build the JVM class archive that shortens every Spark start (spark.class_archive)",
+                       epilog="example: journeys class-archive --out .venv/journeys-classes.jsa")
+    a.add_argument("--out", help="archive file to write (default: the config's spark.class_archive)")
     add_analyst_parsers(sub, common)
     add_report_parser(sub, common, _date)
     return p
@@ -230,6 +234,22 @@ def cmd_demo(args, config: Config) -> dict:
             "report": report["out"]}
 
 
+def cmd_class_archive(args, config: Config) -> dict:
+    from jobs.jvm import build_class_archive
+
+    out = args.out or config.spark.class_archive
+    if not out:
+        raise UsageError("class-archive: give --out or set spark.class_archive in the config")
+    _require_java()
+    result = build_class_archive(config, out)
+    if not args.quiet and not args.json:
+        print(f"class archive: {result['archive']} ({result['bytes'] / 2**20:.0f} MiB, "
+              f"trained on one tiny date in {result['seconds']} s)")
+        if Path(result["archive"]) != Path(config.spark.class_archive or "/").resolve():
+            print(f"  to use it, set spark.class_archive: {result['archive']}")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -239,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         handler = {"generate": cmd_generate, "run": cmd_run, "demo": cmd_demo,
                    "sql": cmd_sql, "thrift": cmd_thrift,
-                   "report": cmd_report}[args.command]
+                   "report": cmd_report, "class-archive": cmd_class_archive}[args.command]
         result = handler(args, config)
     except (ConfigError, UsageError) as exc:
         print(f"journeys: {exc}", file=sys.stderr)

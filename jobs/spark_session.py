@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from jobs.config import Config
+from jobs.jvm import java_options
 
 # Settings correctness depends on: UTC everywhere, exact map semantics, readable Parquet.
 _FIXED = {
@@ -16,18 +16,6 @@ _FIXED = {
     "spark.sql.sources.partitionOverwriteMode": "static",
     "spark.sql.ansi.enabled": "true",
 }
-
-
-def java_options(config: Config, driver: bool) -> str:
-    """The JVM options of a driver or executor: the project's own, then the config's `jvm_options`
-    (for -XX flags the last one given wins)."""
-    # Whole-stage code of a wide select (a contract's columns and checks) easily exceeds
-    # the JVM's 8,000-byte limit for JIT-compiling a method, and then runs interpreted:
-    # measured, parsing the collector's JSON took twice as long without this flag.
-    own = ["-XX:-DontCompileHugeMethods"]
-    if driver:
-        own.insert(0, f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties').as_uri()}")
-    return " ".join([*own, config.spark.jvm_options]).strip()
 
 
 def get_spark(config: Config) -> SparkSession:

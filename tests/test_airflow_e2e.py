@@ -116,6 +116,7 @@ def test_a_date_runs_every_task(deployment):
         print(f"\n{day} task wall times: {times}")
     assert "spark-submit --master local[2]" in runs[D1][1]
     assert f"{SHORT_RUN_JVM}" in runs[D1][1]  # the config's jvm_options reach the driver JVM's command line
+    assert f"-XX:SharedArchiveFile={config.spark.class_archive}" in runs[D1][1]  # and so does the class archive
     assert "journeys step normalize for 2026-01-05" in runs[D1][1]
 
 

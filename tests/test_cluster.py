@@ -29,7 +29,7 @@ import yaml
 from jobs import steps
 from jobs.generator import generate
 from jobs.pipeline import normalize
-from tests.conftest import PIPELINE_KEY, ROOT, SHORT_RUN_JVM, SOURCES, arrival_dates
+from tests.conftest import CLASS_ARCHIVE, PIPELINE_KEY, ROOT, SHORT_RUN_JVM, SOURCES, arrival_dates
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +130,8 @@ def _submit(cluster, site: Path, cwd: Path, args: list[str], env_extra: dict | N
     cmd = [str(spark_home / "bin" / "spark-submit"), "--master", cluster["url"], "--deploy-mode", "client",
            "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=2",
            "--conf", f"spark.executorEnv.PYTHONPATH={site}",
-           "--conf", "spark.driver.host=127.0.0.1", "--driver-java-options", SHORT_RUN_JVM, *args]
+           "--conf", "spark.driver.host=127.0.0.1",
+           "--driver-java-options", f"{SHORT_RUN_JVM} -XX:SharedArchiveFile={CLASS_ARCHIVE}", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -159,7 +160,8 @@ def runs(spark, base_config, cluster, installed, tmp_path_factory):
     raw_config["warehouse"] = str(root / "wh_cluster")
     for name in SOURCES:
         raw_config["sources"][name]["path"] = str(landing / name)
-    raw_config["spark"].update({"shuffle_partitions": 4, "driver_memory": "1g", "jvm_options": SHORT_RUN_JVM})
+    raw_config["spark"].update({"shuffle_partitions": 4, "driver_memory": "1g", "jvm_options": SHORT_RUN_JVM,
+                                "class_archive": CLASS_ARCHIVE})
     config_file = work / "journeys.yaml"
     config_file.write_text(yaml.safe_dump(raw_config, sort_keys=False))
     started = time.monotonic()

@@ -35,7 +35,7 @@ from jobs import steps
 from jobs.contracts import table_contract
 from jobs.generator import generate
 from jobs.pipeline import normalize
-from tests.conftest import PIPELINE_KEY, ROOT, SHORT_RUN_JVM, SOURCES, TINY_DATA_CONF, arrival_dates
+from tests.conftest import CLASS_ARCHIVE, PIPELINE_KEY, ROOT, SHORT_RUN_JVM, SOURCES, TINY_DATA_CONF, arrival_dates
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +135,8 @@ def _config_file(path: Path, warehouse: Path, raw: Path) -> Path:
     for name in SOURCES:
         raw_config["sources"][name]["path"] = str(raw / name)
     raw_config["spark"].update({"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g",
-                                "conf": dict(TINY_DATA_CONF), "jvm_options": SHORT_RUN_JVM})
+                                "conf": dict(TINY_DATA_CONF), "jvm_options": SHORT_RUN_JVM,
+                                "class_archive": CLASS_ARCHIVE})
     raw_config["extract"]["landing"] = {name: {"uri": ""} for name in SOURCES}
     raw_config["quality"]["validate_raw"] = False  # the raw gate is not what is under test here
     path.write_text(yaml.safe_dump(raw_config, sort_keys=False))

@@ -86,6 +86,8 @@ SETUP_STEPS = {
         ["apt-get install", "openjdk-17-jre-headless"],
     "pip install -c constraints.txt '.[airflow]'": ["pip install", "-c constraints.txt", "'.[dev]'"],
     "pip install -c constraints.txt .": ["pip install", "-c constraints.txt", "'.[dev]'"],
+    "journeys class-archive --config docker/journeys.yaml --out /opt/journeys/.venv/journeys-classes.jsa":
+        ["journeys class-archive --config config/journeys.yaml --out", "archive=.venv/journeys-classes.jsa"],
 }
 # Image-only file system steps (a user, folders, apt's cache): they run no project code, so no
 # test can run them outside an image. Only RUN steps may use these programs.

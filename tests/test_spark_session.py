@@ -1,19 +1,85 @@
-"""The JVM options a session starts with: the project's own, then the config's `jvm_options`."""
+"""The JVM options a session starts with: the project's own, the class archive, then the
+config's `jvm_options`; and the class archive scripts/setup.sh built is really mapped."""
+import logging
+from pathlib import Path
+
+import pytest
+
+from jobs import jvm
+from jobs.cli import main as cli
+from jobs.config import load_config
 from jobs.spark_session import java_options
+from tests.conftest import ROOT
 
 
 def test_config_jvm_options_come_last_so_they_win(base_config):
-    cfg = base_config.with_overrides(spark={"jvm_options": "-XX:TieredStopAtLevel=1 -Dx=y"})
+    cfg = base_config.with_overrides(spark={"jvm_options": "-XX:TieredStopAtLevel=1 -Dx=y", "class_archive": ""})
     driver, executor = java_options(cfg, driver=True), java_options(cfg, driver=False)
     assert driver.startswith("-Dlog4j2.configurationFile=file:") and driver.endswith("-XX:TieredStopAtLevel=1 -Dx=y")
     assert driver.index("-XX:-DontCompileHugeMethods") < driver.index("-XX:TieredStopAtLevel=1")
     assert executor == "-XX:-DontCompileHugeMethods -XX:TieredStopAtLevel=1 -Dx=y"  # log4j config is the driver's
-    assert java_options(base_config, driver=False) == "-XX:-DontCompileHugeMethods"  # none by default
+    assert java_options(cfg.with_overrides(spark={"jvm_options": ""}), driver=False) == "-XX:-DontCompileHugeMethods"
 
 
-def test_the_running_driver_jvm_got_them(spark, base_config):
+def test_the_drivers_class_archive_goes_before_the_configs_options_and_a_missing_one_is_skipped(base_config, tmp_path,
+                                                                                         caplog):
+    archive = tmp_path / "classes.jsa"
+    archive.write_bytes(b"\0")
+    cfg = base_config.with_overrides(spark={"class_archive": str(archive), "jvm_options": "-Xshare:off"})
+    assert java_options(cfg, driver=True).endswith(f"-XX:SharedArchiveFile={archive} -Xshare:off")
+    # a cluster's executors start on other machines, where the driver's file may not be
+    assert java_options(cfg, driver=False) == "-XX:-DontCompileHugeMethods -Xshare:off"
+    missing = cfg.with_overrides(spark={"class_archive": str(tmp_path / "gone.jsa")})
+    with caplog.at_level(logging.WARNING, logger="jobs.jvm"):
+        assert "SharedArchiveFile" not in java_options(missing, driver=True)
+        assert "SharedArchiveFile" not in java_options(missing, driver=True)  # said once
+    warnings = [r.getMessage() for r in caplog.records if r.name == "jobs.jvm"]
+    assert len(warnings) == 1 and "gone.jsa does not exist" in warnings[0] and "journeys class-archive" in warnings[0]
+
+
+def test_a_relative_class_archive_is_relative_to_the_config_file(tmp_path):
+    text = (ROOT / "config" / "journeys.yaml").read_text().replace("../.venv/journeys-classes.jsa", "jvm/classes.jsa")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "journeys.yaml").write_text(text)
+    assert load_config(tmp_path / "cfg" / "journeys.yaml").spark.class_archive == str(tmp_path / "cfg" / "jvm" / "classes.jsa")
+    assert load_config(ROOT / "config" / "journeys.yaml").spark.class_archive == str(ROOT / ".venv" / "journeys-classes.jsa")
+
+
+def test_class_archive_without_a_destination_is_a_usage_error(tmp_path, capsys):
+    text = (ROOT / "config" / "journeys.yaml").read_text().replace("../.venv/journeys-classes.jsa", "''")
+    (tmp_path / "journeys.yaml").write_text(text)
+    assert cli(["class-archive", "--config", str(tmp_path / "journeys.yaml")]) == 2
+    assert "give --out or set spark.class_archive" in capsys.readouterr().err
+
+
+def test_the_running_driver_jvm_got_them_and_maps_the_class_archive(spark, base_config):
+    archive = base_config.spark.class_archive
+    assert Path(archive).is_file(), f"{archive} is missing: `bash scripts/setup.sh` builds it"
     args = list(spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
-    assert "-XX:-DontCompileHugeMethods" in args
+    assert "-XX:-DontCompileHugeMethods" in args and f"-XX:SharedArchiveFile={archive}" in args
     assert any(a.startswith("-Dlog4j2.configurationFile=") and a.endswith("/jobs/log4j2.properties") for a in args)
     # Spark puts its own module flags in front
     assert spark.sparkContext.getConf().get("spark.driver.extraJavaOptions").endswith(java_options(base_config, driver=True))
+    # the JVM maps an archive it accepts into memory; one built by another JVM or against
+    # another class path it would refuse, with a warning, and run without
+    pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert archive in maps, f"the driver JVM did not map {archive}: rebuild it with `journeys class-archive`"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings():
+    jvm._warned.clear()
+    yield
+    jvm._warned.clear()
+
+
+def test_a_damaged_class_archive_is_refused_before_it_is_put_in_place(base_config, tmp_path):
+    """A JVM that maps a truncated archive dies of SIGBUS before Spark starts, so the builder
+    starts one on the new archive before renaming it into place."""
+    damaged = tmp_path / "truncated.jsa"
+    with open(base_config.spark.class_archive, "rb") as whole:
+        damaged.write_bytes(whole.read(1 << 20))
+    problem = jvm._archive_problem(damaged, tmp_path)
+    assert problem and problem.startswith("a JVM started on it failed"), problem
+    assert jvm._archive_problem(Path(base_config.spark.class_archive), tmp_path) is None
