@@ -17,7 +17,8 @@ import pytest
 
 from jobs import cli
 from jobs.analyst.queries import load_queries
-from jobs.analyst.thrift import free_port, register_sql, server_conf, wait_for_port
+from jobs.analyst.thrift import free_port, register_sql, server_conf, server_config, wait_for_port
+from jobs.jvm import java_options
 from jobs.analyst.warehouse import connect, tables
 from jobs.contracts import table_contract
 from jobs.storage import read_table
@@ -41,13 +42,18 @@ def test_register_sql_uses_the_contract(tmp_path):
     assert repair == "MSCK REPAIR TABLE `events`"
 
 
-def test_server_state_stays_in_the_state_folder(tmp_path):
+def test_server_state_stays_in_the_state_folder(tmp_path, base_config):
     conf = server_conf(tmp_path, "127.0.0.1", 10123)
     assert conf["spark.hadoop.hive.server2.thrift.port"] == "10123"
     assert conf["spark.hadoop.hive.server2.thrift.bind.host"] == "127.0.0.1"
     paths = [v for k, v in conf.items() if "dir" in k or "location" in k or "ConnectionURL" in k]
     assert len(paths) >= 6 and all(str(tmp_path) in v for v in paths)
-    assert f"-Dderby.system.home={tmp_path}" in conf["spark.driver.extraJavaOptions"]
+    # the driver's JVM options stay the project's (log4j, the class archive) plus Derby's home
+    assert not any("extraJavaOptions" in k for k in conf)
+    cfg = base_config.with_overrides(spark={"jvm_options": "-Dx=y"})
+    driver = java_options(server_config(cfg, tmp_path, "127.0.0.1", 10123), driver=True)
+    assert driver == f"{java_options(cfg, driver=True)} -Dderby.system.home={tmp_path}"
+    assert "-Dlog4j2.configurationFile=" in driver and f"-XX:SharedArchiveFile={cfg.spark.class_archive}" in driver
 
 
 def test_thrift_command_usage_errors(tmp_path, capsys):

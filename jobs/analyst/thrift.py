@@ -70,16 +70,20 @@ def server_conf(state: Path, host: str, port: int) -> dict[str, str]:
         "hive.metastore.warehouse.dir": str(state / "spark-warehouse"),
         "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={state / 'metastore_db'};create=true",
     }
-    log_conf = Path(__file__).resolve().parent.parent / "log4j2.properties"
     return {
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(state / "spark-warehouse"),
-        # derby.log lands in derby.system.home, else in the working directory (the repo root)
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_conf.as_uri()} "
-                                         f"-Dderby.system.home={state}",
         "spark.ui.enabled": "false",
         **{f"spark.hadoop.{k}": v for k, v in hive.items()},
     }
+
+
+def server_config(config, state: Path, host: str, port: int):
+    """The config the server's session starts from: `server_conf`, and Derby's home among the
+    driver's JVM options, after the project's own (log4j, the class archive) and the config's."""
+    # derby.log lands in derby.system.home, else in the working directory (the repo root)
+    return config.with_overrides(spark={"conf": {**config.spark.conf, **server_conf(state, host, port)},
+                                        "jvm_options": f"{config.spark.jvm_options} -Dderby.system.home={state}".strip()})
 
 
 def wait_for_port(host: str, port: int, timeout: float, alive=lambda: True) -> bool:
@@ -131,7 +135,7 @@ def serve(config, warehouse: str, *, host: str, port: int, state_dir: str | None
     signal.signal(signal.SIGTERM, _raise_stop)
     spark = server = None
     try:
-        spark = get_spark(config.with_overrides(spark={"conf": server_conf(state.resolve(), host, port)}))
+        spark = get_spark(server_config(config, state.resolve(), host, port))
         for old in spark.catalog.listTables(DATABASE):  # a kept --state-dir: register afresh
             kind = "VIEW" if old.tableType == "VIEW" else "TABLE"
             spark.sql(f"DROP {kind} IF EXISTS {_ident(old.name)}")
