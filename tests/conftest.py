@@ -30,10 +30,13 @@ def pytest_collection_modifyitems(config, items):
 
 TINY_DATA_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
                   "spark.sql.adaptive.enabled": "false"}
-# JVMs that run one step and exit (spark-submit, `python -m jobs.steps`, `journeys run`): C2 spent a
-# third of such a JVM's CPU compiling and was never paid back; C1 alone ran a cold four-step date in
-# 125 s against 148 s. The code cache must grow: C1-only defaults to 48 MB, and sweeping a full one
-# cost more than the compiling saved. The tests' own session lives for the whole run and keeps C2.
+# C1 JIT only. JVMs that run one step and exit (spark-submit, `python -m jobs.steps`, `journeys
+# run`): C2 spent a third of such a JVM's CPU compiling and was never paid back; C1 alone ran a
+# cold four-step date in 125 s against 148 s. The tests' own sessions too: two of them share the
+# two cores, and there C2's compiling took the CPU it was meant to save (two sessions side by side,
+# six dates each: 274 s with C1, 333 s with C2, the later dates equally fast; docs/performance.md).
+# The code cache must grow: C1-only defaults to 48 MB, and sweeping a full one cost more than the
+# compiling saved.
 SHORT_RUN_JVM = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 # the class archive scripts/setup.sh built (config/journeys.yaml names it), as an absolute path
 # for the tests that copy the config's YAML elsewhere: about 6 s less per JVM start
@@ -44,11 +47,11 @@ CLASS_ARCHIVE = load_config(ROOT / "config" / "journeys.yaml").spark.class_archi
 def base_config():
     # Tiny frames: compiling generated code (whole-stage or per expression) and re-planning
     # adaptively cost more than they save; interpreted expressions cut a nightly build by a
-    # fifth. tests/test_pipeline.py switches all three back on to run with production settings.
+    # fifth. tests/test_pipeline.py switches all three back on to run with production SQL settings.
     return load_config(ROOT / "config" / "journeys.yaml").with_overrides(
         # 3g: one session serves every module a worker runs; at 2g the fortnight's build once
         # failed to broadcast a tiny table after the worker's earlier modules
-        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "3g",
+        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "3g", "jvm_options": SHORT_RUN_JVM,
                "conf": {**TINY_DATA_CONF,
                         # the UI keeps the plans and metrics of its last 1,000 queries by default;
                         # thousands of test queries only need the latest few
