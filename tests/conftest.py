@@ -30,13 +30,12 @@ def pytest_collection_modifyitems(config, items):
 
 TINY_DATA_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
                   "spark.sql.adaptive.enabled": "false"}
-# C1 JIT only. JVMs that run one step and exit (spark-submit, `python -m jobs.steps`, `journeys
-# run`): C2 spent a third of such a JVM's CPU compiling and was never paid back; C1 alone ran a
-# cold four-step date in 125 s against 148 s. The tests' own sessions too: two of them share the
-# two cores, and there C2's compiling took the CPU it was meant to save (two sessions side by side,
-# six dates each: 274 s with C1, 333 s with C2, the later dates equally fast; docs/performance.md).
-# The code cache must grow: C1-only defaults to 48 MB, and sweeping a full one cost more than the
-# compiling saved.
+# JVMs that run one step and exit (spark-submit, `python -m jobs.steps`, `journeys run`): C2 spent a
+# third of such a JVM's CPU compiling and was never paid back; C1 alone ran a cold four-step date in
+# 125 s against 148 s. The code cache must grow: C1-only defaults to 48 MB, and sweeping a full one
+# cost more than the compiling saved. The tests' own sessions live for the whole run and keep C2:
+# with C1 the suite took 28:05 against 25:37 (docs/performance.md), though one tiny date repeated
+# six times in two sessions side by side had favoured C1.
 SHORT_RUN_JVM = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 # the class archive scripts/setup.sh built (config/journeys.yaml names it), as an absolute path
 # for the tests that copy the config's YAML elsewhere: about 6 s less per JVM start
@@ -51,7 +50,7 @@ def base_config():
     return load_config(ROOT / "config" / "journeys.yaml").with_overrides(
         # 3g: one session serves every module a worker runs; at 2g the fortnight's build once
         # failed to broadcast a tiny table after the worker's earlier modules
-        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "3g", "jvm_options": SHORT_RUN_JVM,
+        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "3g",
                "conf": {**TINY_DATA_CONF,
                         # the UI keeps the plans and metrics of its last 1,000 queries by default;
                         # thousands of test queries only need the latest few
