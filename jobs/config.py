@@ -118,8 +118,8 @@ class SparkConfig(_Strict):
         "reads them before the job starts, so they cannot go in conf): e.g. `-XX:TieredStopAtLevel=1 "
         "-XX:ReservedCodeCacheSize=256m` for short runs on tiny data, where JIT compiling costs more than it saves")
     class_archive: str = Field(
-        "", description="class-data-sharing archive the driver and executor JVMs map at start, which saves "
-        "about 6 s of loading Spark's classes per JVM (relative: to this file; `journeys class-archive` "
+        "", description="class-data-sharing archive the driver JVM maps at start, which saves about 6 s of "
+        "loading Spark's classes per step (relative: to this file; `journeys class-archive` "
         "builds it, scripts/setup.sh at .venv/journeys-classes.jsa); empty: none; a missing file is skipped "
         "with a warning, and a JVM or PySpark other than the one that built it ignores it")
 
