@@ -110,7 +110,7 @@ def stage_source(spark: SparkSession, spec: SourceSpec, config: Config, files: l
                 else spark.createDataFrame([], "source_file string, source_line long"))
         staged = parse_table_rows(rows, contract, src.column_mapping)
     else:
-        lines = drop_blank_lines(storage.read_raw_lines(spark, readable))
+        lines = drop_blank_lines(storage.read_raw_lines(spark, readable, config.spark.max_lines_per_task))
         if src.format == "ndjson":
             staged = parse_json_lines(lines, contract, limit)
         else:

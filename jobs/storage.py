@@ -94,7 +94,7 @@ def _relative_path(file_path):
     return F.regexp_extract(file_path, r"(arrival_date=[^/]+/.*)$", 1)
 
 
-def read_raw_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:
+def read_raw_lines(spark: SparkSession, files: list[RawFile], max_lines_per_task: int | None = None) -> DataFrame:
     """Lines of text files with their 1-based line numbers.
 
     Rows of one input split arrive in file order with consecutive
@@ -102,6 +102,12 @@ def read_raw_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:
     split's first id plus the lines of the file's earlier splits. One small aggregate (a
     row per split) gives both; numbering by a window over each file instead shuffled every
     raw line and sorted each file in one task. Right for split and compressed files alike.
+
+    A gzip file is one split however large, read by one task: a 200 MB file of 2.5M lines
+    made partitions of several GB, which a persisted frame read back from disk in one heap
+    buffer (OutOfMemoryError with an 8 GB driver). When any split holds more than
+    `max_lines_per_task` lines, the lines are spread over enough tasks by hashing their file
+    and line number (deterministic, unlike a round-robin).
     """
     if not files:
         return spark.createDataFrame([], "source_file string, source_line long, value string, raw_bytes long")
@@ -111,20 +117,25 @@ def read_raw_lines(spark: SparkSession, files: list[RawFile]) -> DataFrame:
         F.col("_metadata.file_block_start").alias("_block"),
         F.monotonically_increasing_id().alias("_pos"),
     )
-    splits = raw.groupBy("source_file", "_block").agg(F.min("_pos").alias("_first"), F.count("*").alias("_n"))
+    splits = sorted(raw.groupBy("source_file", "_block").agg(F.min("_pos").alias("_first"), F.count("*").alias("_n"))
+                    .collect(), key=lambda r: (r["source_file"], r["_block"]))
     offsets, before, file = [], 0, None
-    for row in sorted(splits.collect(), key=lambda r: (r["source_file"], r["_block"])):
+    for row in splits:
         if row["source_file"] != file:
             file, before = row["source_file"], 0
         offsets.append((row["source_file"], row["_block"], before + 1 - row["_first"]))
         before += row["_n"]
     shift = spark.createDataFrame(offsets, "source_file string, _block long, _shift long")
-    return raw.join(F.broadcast(shift), ["source_file", "_block"], "inner").select(
+    lines = raw.join(F.broadcast(shift), ["source_file", "_block"], "inner").select(
         "source_file",
         (F.col("_pos") + F.col("_shift")).alias("source_line"),
         "value",
         F.octet_length("value").cast("long").alias("raw_bytes"),
     )
+    if max_lines_per_task and max((row["_n"] for row in splits), default=0) > max_lines_per_task:
+        tasks = max(-(-sum(row["_n"] for row in splits) // max_lines_per_task), spark.sparkContext.defaultParallelism)
+        lines = lines.repartition(tasks, "source_file", "source_line")
+    return lines
 
 
 def read_raw_rows(spark: SparkSession, files: list[RawFile]) -> DataFrame:

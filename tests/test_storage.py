@@ -59,6 +59,23 @@ def test_raw_listing_hashes_and_flags_truncated_gzip(tmp_path):
     assert list_raw_files(str(tmp_path / "clickstream"), date(2026, 1, 6)) == []
 
 
+def test_a_large_gzip_file_is_spread_over_tasks_with_its_line_numbers(spark, tmp_path):
+    """One gzip file is one input split, read by one task; above max_lines_per_task its lines
+    are hashed over several partitions, numbered as in the file, none lost or doubled."""
+    folder = tmp_path / "src" / "arrival_date=2026-01-05"
+    folder.mkdir(parents=True)
+    (folder / "big.ndjson.gz").write_bytes(gzip.compress("".join(f"{i}\n" for i in range(1, 20_001)).encode(), mtime=0))
+    (folder / "small.ndjson").write_text("1\n2\n")
+    files = list_raw_files(str(tmp_path / "src"), date(2026, 1, 5))
+    assert read_raw_lines(spark, files).rdd.getNumPartitions() == 2  # as read: one split per file
+    lines = read_raw_lines(spark, files, max_lines_per_task=4_000)
+    sizes = lines.rdd.glom().map(len).collect()
+    assert len(sizes) == 6 and sum(sizes) == 20_002 and max(sizes) < 2 * 4_000, sizes
+    assert lines.where("cast(value as long) != source_line").count() == 0
+    assert lines.select("source_file", "source_line").distinct().count() == 20_002
+    assert read_raw_lines(spark, files, max_lines_per_task=20_000).rdd.getNumPartitions() == 2  # small enough: as read
+
+
 def test_line_numbers_follow_file_order_across_splits(spark, tmp_path):
     folder = tmp_path / "src" / "arrival_date=2026-01-05"
     folder.mkdir(parents=True)
