@@ -133,20 +133,29 @@ def _peak_rss_mb() -> float:
     return round(total / 1024, 1)
 
 
-def _config(raw: str, warehouse: str, driver_memory: str):
+def shuffle_partitions(events: int, per_million: int = 8) -> int:
+    """The config's 8 shuffle partitions suit a day of 1M events; a larger day gets as many per
+    million, so a partition holds about as much at every size (at 8, a 10M day's persisted
+    partitions of about 2 GB could not be read back into the driver's heap). A session's
+    setting for all steps, since the identity rounds run as many tasks: 200 partitions with
+    adaptive coalescing made the 1M day 449 s against 265 s."""
+    return max(per_million, round(per_million * events / 1_000_000))
+
+
+def _config(raw: str, warehouse: str, driver_memory: str, partitions: int):
     from jobs.config import load_config
 
     return load_config(ROOT / "config" / "journeys.yaml").with_overrides(
         warehouse=warehouse, sources={s: {"path": f"{raw}/{s}"} for s in SOURCES},
-        spark={"driver_memory": driver_memory})
+        spark={"driver_memory": driver_memory, "shuffle_partitions": partitions})
 
 
-def measure_pipeline(raw: str, warehouse: str, day: str, driver_memory: str) -> dict:
+def measure_pipeline(raw: str, warehouse: str, day: str, driver_memory: str, partitions: int) -> dict:
     from jobs.normalize.pii import PiiKey
     from jobs.pipeline import run_date
     from jobs.spark_session import get_spark
 
-    config = _config(raw, warehouse, driver_memory)
+    config = _config(raw, warehouse, driver_memory, partitions)
     spark = get_spark(config)
     spark.range(1).count()  # the session is up before the clock starts
     steps: list[str] = []
@@ -162,11 +171,11 @@ def measure_pipeline(raw: str, warehouse: str, day: str, driver_memory: str) -> 
             "peak_rss_mb": _peak_rss_mb()}
 
 
-def measure_floor(raw: str, warehouse: str, driver_memory: str) -> dict:
+def measure_floor(raw: str, warehouse: str, driver_memory: str, partitions: int) -> dict:
     """Spark reads every raw file as text and writes it as Parquet: the least any run does."""
     from jobs.spark_session import get_spark
 
-    config = _config(raw, warehouse, driver_memory)
+    config = _config(raw, warehouse, driver_memory, partitions)
     spark = get_spark(config)
     spark.range(1).count()
     started = time.monotonic()
@@ -192,8 +201,15 @@ def _child(kind: str, **kwargs) -> dict:
 # ------------------------------------------------------------------ the run
 
 
+def work_folder(base: str | None) -> Path:
+    """A fresh folder for this run's data, under `base` (created if missing) or the system's temp."""
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="bench-suite-", dir=base))
+
+
 def run_suite(args) -> dict:
-    work = Path(tempfile.mkdtemp(prefix="bench-suite-", dir=args.work))
+    work = work_folder(args.work)
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                  "python": platform.python_version(), "load_at_start": os.getloadavg()},
                      "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -205,12 +221,14 @@ def run_suite(args) -> dict:
             data = make_day(d, events, args.span_days, args.seed)
             print(f"  {data['raw_rows']:,} raw rows, generator {data['generator_events_per_second']:,} events/s",
                   flush=True)
-            floor = _child("floor", raw=data["raw"], warehouse=d / "wh_floor", driver_memory=args.driver_memory)
+            parts = args.shuffle_partitions or shuffle_partitions(events)
+            floor = _child("floor", raw=data["raw"], warehouse=d / "wh_floor", driver_memory=args.driver_memory,
+                           partitions=parts)
             print(f"  I/O floor {floor['seconds']} s", flush=True)
             pipe = _child("pipeline", raw=data["raw"], warehouse=d / "wh", date=data["date"],
-                          driver_memory=args.driver_memory)
+                          driver_memory=args.driver_memory, partitions=parts)
             print(f"  pipeline {pipe['seconds']} s, peak {pipe['peak_rss_mb']} MB", flush=True)
-            entry = {"events": events, "data": data, "floor": floor, "pipeline": pipe,
+            entry = {"events": events, "shuffle_partitions": parts, "data": data, "floor": floor, "pipeline": pipe,
                      "floor_multiple": round(pipe["seconds"] / floor["seconds"], 2),
                      "events_per_second_per_core": round(pipe["rows_in"] / pipe["seconds"] / os.cpu_count())}
             shutil.rmtree(d / "wh", ignore_errors=True)
@@ -218,7 +236,7 @@ def run_suite(args) -> dict:
             if events == max(args.sizes) and "skew" not in args.skip:
                 add_bot(Path(data["raw"]), data["date"], args.bot_events)
                 bot = _child("pipeline", raw=data["raw"], warehouse=d / "wh_bot", date=data["date"],
-                             driver_memory=args.driver_memory)
+                             driver_memory=args.driver_memory, partitions=parts)
                 print(f"  with a bot of {args.bot_events:,} events: {bot['seconds']} s", flush=True)
                 results["skew"] = {"events": events, "bot_events": args.bot_events, "pipeline": bot,
                                    "ratio": round(bot["seconds"] / pipe["seconds"], 2)}
@@ -258,6 +276,8 @@ def markdown(r: dict) -> str:
         lines.append(f"| peak memory, {n} (driver JVM + Python) | {p['peak_rss_mb']:,.0f} MB | | |")
         lines.append(f"| I/O floor, {n} | {s['floor']['seconds']:,.0f} s | | |")
         lines.append(f"| pipeline / I/O floor, {n} | {s['floor_multiple']}x | ≤ 4x | {ok(s['floor_multiple'], 4)} |")
+        if s.get("shuffle_partitions"):
+            lines.append(f"| shuffle partitions, {n} | {s['shuffle_partitions']} | | |")
     if "scaling" in r:
         sc = r["scaling"]
         lines.append(f"| time({sc['to'] / 1e6:g}M) / time({sc['from'] / 1e6:g}M) | {sc['ratio']} | ≤ 11 | "
@@ -284,6 +304,8 @@ def main() -> None:
     p.add_argument("--history-days", type=int, default=30)
     p.add_argument("--skip", nargs="*", default=[], choices=["skew", "history"])
     p.add_argument("--driver-memory", default="8g")
+    p.add_argument("--shuffle-partitions", type=int, default=None,
+                   help="spark.shuffle_partitions for every size (default: 8 per million events, at least 8)")
     p.add_argument("--work", default=None, help="folder for the generated data (default: the system's temp)")
     p.add_argument("--out", default="bench/results")
     # one measurement in this process (the suite starts these itself)
@@ -292,11 +314,13 @@ def main() -> None:
     p.add_argument("--raw", help=argparse.SUPPRESS)
     p.add_argument("--warehouse", help=argparse.SUPPRESS)
     p.add_argument("--date", help=argparse.SUPPRESS)
+    p.add_argument("--partitions", type=int, default=8, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.measure:
         sys.path.insert(0, str(ROOT))
-        result = (measure_pipeline(args.raw, args.warehouse, args.date, args.driver_memory)
-                  if args.measure == "pipeline" else measure_floor(args.raw, args.warehouse, args.driver_memory))
+        result = (measure_pipeline(args.raw, args.warehouse, args.date, args.driver_memory, args.partitions)
+                  if args.measure == "pipeline"
+                  else measure_floor(args.raw, args.warehouse, args.driver_memory, args.partitions))
         Path(args.result).write_text(json.dumps(result, indent=2))
         return
     results = run_suite(args)

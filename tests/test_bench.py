@@ -22,6 +22,15 @@ def test_a_day_of_n_events_is_one_arrival_folder_per_source(tmp_path):
     assert data["generator_events_per_second"] > 0
 
 
+def test_the_work_folder_is_created_when_missing(tmp_path):
+    first, second = suite.work_folder(str(tmp_path / "not" / "yet")), suite.work_folder(str(tmp_path / "not" / "yet"))
+    assert first.is_dir() and second.is_dir() and first != second and first.parent == tmp_path / "not" / "yet"
+
+
+def test_shuffle_partitions_grow_with_the_day():
+    assert [suite.shuffle_partitions(n) for n in (200_000, 1_000_000, 10_000_000)] == [8, 8, 80]
+
+
 def test_the_bot_is_one_device_of_n_valid_collector_lines(tmp_path):
     data = suite.make_day(tmp_path, 1000, 3, seed=2)
     assert suite.add_bot(Path(data["raw"]), data["date"], 500) == 500
@@ -45,3 +54,4 @@ def test_the_table_says_which_targets_are_met():
     assert rows["pipeline / I/O floor, 10M"].endswith("| 3.5x | ≤ 4x | yes |")
     assert rows["time(10M) / time(1M)"].endswith("| 7.0 | ≤ 11 | yes |")
     assert "2,000,000" in rows["bot rows set aside (rows_bot)"]
+    assert "shuffle partitions, 1M" not in rows  # older results without the figure still render
