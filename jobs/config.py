@@ -111,9 +111,9 @@ class SparkConfig(_Strict):
     master: str = Field("local[*]", description="Spark master when not started by spark-submit")
     app_name: str = Field("customer-journeys", description="Spark application name")
     shuffle_partitions: int = Field(
-        8, ge=1, description="spark.sql.shuffle.partitions: about 8 per million raw events a night (at 8, a "
-        "10M-event night's persisted partitions outgrew an 8 GB driver heap); more than the data needs slows "
-        "the identity rounds (200 with adaptive coalescing: a 1M night 449 s against 265 s)")
+        8, ge=1, description="spark.sql.shuffle.partitions: about 8 per million raw events a night (the "
+        "benchmark's 10M-event night runs with 80 in an 8 GB driver); many more than the data needs slow the "
+        "identity rounds (200 with adaptive coalescing: a 1M night 449 s against 265 s)")
     max_lines_per_task: int = Field(
         250_000, ge=1000, description="raw lines one task reads at most: a larger input split (a gzip file is "
         "read whole by one task) is spread over more tasks, which keeps partitions small enough to persist")
