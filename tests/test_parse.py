@@ -42,6 +42,11 @@ def test_json_lines_reasons(spark):
         GOOD.replace("2026-01-05T10:15:30.123+01:00", "1767604530123"),  # epoch millis as text
         GOOD.replace('"2026-01-05T10:15:30.123+01:00"', "1767604530123"),  # epoch millis as a number
         GOOD.replace('"e1"', "12345"),                                   # numeric id is read as text
+        GOOD.replace('"/x"', '"{not nested}"'),                           # text that only looks nested
+        GOOD.replace('"/x"', '["/x"]'),                                  # an array where text belongs
+        GOOD.replace('"properties":{"k":"v","n":3,"o":{"a":1}}', '"properties":null'),
+        "\ufeff" + GOOD.replace(',"app_version":"2.1"', ""),            # a BOM, no extra field
+        GOOD.replace('"properties":{"k":"v","n":3,"o":{"a":1}}', '"properties":[1]'),
     ]
     staged = parse_json_lines(_lines(spark, lines), contract, max_record_bytes=1024)
     typed = apply_contract(staged, contract, "UTC", MIN_TS, MAX_TS)
@@ -49,6 +54,7 @@ def test_json_lines_reasons(spark):
         None, "MALFORMED_JSON", "MALFORMED_JSON", "MISSING_REQUIRED_FIELD", "INVALID_TYPE", "INVALID_TYPE",
         "INVALID_TIMESTAMP", "TIMESTAMP_OUT_OF_RANGE", "INVALID_VALUE", "NUL_BYTE", "RECORD_TOO_LARGE",
         None, None, None,
+        None, "INVALID_TYPE", None, None, "INVALID_TYPE",
     ]
     first = typed.where("source_line = 1").first()
     assert first.client_ts == datetime(2026, 1, 5, 9, 15, 30, 123000)
@@ -57,6 +63,12 @@ def test_json_lines_reasons(spark):
     epoch_rows = typed.where("source_line in (12, 13)").select("client_ts").collect()
     assert {r.client_ts for r in epoch_rows} == {datetime(2026, 1, 5, 9, 15, 30, 123000)}
     assert typed.where("source_line = 14").first().event_id == "12345"
+    assert typed.where("source_line = 15").first().page_path == "{not nested}"
+    details = {r.source_line: r.detail for r in typed.select("source_line", "_problem.detail").collect()}
+    assert details[16] == "page_path must be a string, got array"
+    assert details[19] == "properties must be a JSON object, got array<bigint>"
+    bom = typed.where("source_line = 18").first()
+    assert (bom.event_id, bom._extras) == ("e1", {})
 
 
 def test_invalid_utf8_is_its_own_reason(spark):
