@@ -228,7 +228,10 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
             if spec.latest_wins_key:
                 classified = classify.classify_latest(mapped, spec.latest_wins_key, "updated_at")
             else:
-                classified = classify.mark_bots(classify.classify_events(mapped, history),
+                repeats = classify.repeated_copies(mapped, history).persist(StorageLevel.MEMORY_AND_DISK)
+                persisted.append(repeats)
+                few = repeats.count() <= config.spark.max_broadcast_rows
+                classified = classify.mark_bots(classify.classify_events(mapped, repeats, broadcast=few),
                                                 config.bots.id_columns, config.bots.max_events_per_day)
             classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(classified)

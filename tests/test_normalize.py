@@ -33,7 +33,7 @@ def _clickstream(spark, config, lines, arrival=date(2026, 1, 10), history=None, 
     contract = raw_contract("clickstream_events")
     typed = apply_contract(parse_json_lines(_lines(spark, lines, file), contract, 10_000), contract, "UTC", MIN_TS, MAX_TS)
     mapped = drop_key(canonical.clickstream_events(with_key(typed, spark, KEY), mapping_context(config, arrival)))
-    return classify.classify_events(mapped, history)
+    return classify.classify_events(mapped, classify.repeated_copies(mapped, history))
 
 
 def test_skew_correction_and_lateness(spark, base_config):
@@ -107,8 +107,9 @@ def test_activity_lifecycle_states(spark, base_config):
         "A2,C2,complaint,carrier-pigeon,delivery,,open,2026-01-10 06:00:00,,,2026-01-10 06:00:00",
         "A3,C2,case,phone,billing,,closed,2026-01-10 06:00:00,2026-01-10 05:00:00,,2026-01-10 06:00:00",
     ]
+    mapped = _csv(spark, base_config, "crm_activities", canonical.activity_events, ACT_HEADER, rows)
     out = {r.source_event_id: r for r in classify.classify_events(
-        _csv(spark, base_config, "crm_activities", canonical.activity_events, ACT_HEADER, rows), None).collect()}
+        mapped, classify.repeated_copies(mapped, None)).collect()}
     assert out["A1:opened"].event_type == "case_opened" and out["A1:opened"].event_at == datetime(2026, 1, 9, 10)
     assert out["A1:closed"].event_type == "case_closed" and out["A1:closed"].csat_score == 2
     assert out["O7:placed"].event_type == "order" and out["O7:placed"].amount == 59.9
@@ -125,9 +126,9 @@ def test_calls_are_converted_to_utc_and_hashed(spark, base_config):
     rows = ["K1,(312) 555-0142,,inbound,billing,2026-01-10 09:00:00,2026-01-10 09:02:00,2026-01-10 09:12:00,"
             "120,600,2,resolved,invoice,4,3",
             "K2,+1 312 555 0142,C5,inbound,billing,2026-01-10 09:00:00,,2026-01-09 09:12:00,,,0,abandoned,,,"]
+    mapped = _csv(spark, base_config, "call_logs", canonical.call_events, CALL_HEADER, rows, tz="America/Chicago")
     out = {r.source_event_id: r for r in classify.classify_events(
-        _csv(spark, base_config, "call_logs", canonical.call_events, CALL_HEADER, rows, tz="America/Chicago"),
-        None).collect()}
+        mapped, classify.repeated_copies(mapped, None), broadcast=True).collect()}
     k1 = out["K1"]
     assert k1.event_at == datetime(2026, 1, 10, 15, 0) and k1.touchpoint == "call:billing"
     assert k1.attributes["transfers"] == "2" and k1.nps_score == 4 and k1.ces_score == 3

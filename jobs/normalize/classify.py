@@ -17,24 +17,38 @@ OUT, QUARANTINED, DUPLICATE, BOT = "out", "quarantined", "duplicate", "bot"
 RAW_RECORD_LIMIT = 65536
 
 
-def classify_events(events: DataFrame, history_ids: DataFrame | None) -> DataFrame:
-    """Keep the earliest received copy of each event_id (ties: file, then line); a copy
-    already published by an earlier arrival makes every copy here a duplicate."""
-    ok = F.col(PROBLEM).isNull()
+def repeated_copies(events: DataFrame, history_ids: DataFrame | None) -> DataFrame:
+    """(source_file, source_line) of the readable rows that are not their event_id's earliest
+    received copy (ties: file, then line), or whose event_id an earlier arrival published.
+
+    Ranked on a narrow frame (id, validity, received_at, file, line): the rows themselves, raw
+    line included, are never shuffled by event_id."""
+    narrow = events.select("event_id", F.col(PROBLEM).isNull().alias("_ok"), "received_at",
+                           "source_file", "source_line")
     first = Window.partitionBy("event_id").orderBy(
-        ok.desc(), F.col("received_at").asc_nulls_last(), "source_file", "source_line")
-    df = events.withColumn("_copy", F.row_number().over(first))
+        F.col("_ok").desc(), F.col("received_at").asc_nulls_last(), "source_file", "source_line")
+    ranked = narrow.withColumn("_copy", F.row_number().over(first))
+    repeat = F.col("_copy") > 1
     if history_ids is not None:
         seen = history_ids.select("event_id").distinct().withColumn("_seen", F.lit(True))  # no fan-out
-        df = df.join(seen, on="event_id", how="left")
-    else:
-        df = df.withColumn("_seen", F.lit(None).cast("boolean"))
+        ranked = ranked.join(seen, on="event_id", how="left")
+        repeat = repeat | F.col("_seen").eqNullSafe(True)
+    return ranked.where(F.col("_ok") & repeat).select("source_file", "source_line")
+
+
+def classify_events(events: DataFrame, repeats: DataFrame, broadcast: bool = False) -> DataFrame:
+    """Readable rows listed in `repeats` (see `repeated_copies`) are duplicates. `broadcast`:
+    the repeats are few enough to send to every task (a day's duplicates usually are), so the
+    day's rows are not shuffled to meet them."""
+    line = ["source_file", "source_line"]
+    marks = repeats.select(*line, F.lit(True).alias("_repeat"))
+    df = events.join(F.broadcast(marks) if broadcast else marks, on=line, how="left")
     outcome = (
-        F.when(~ok, QUARANTINED)
-        .when((F.col("_copy") > 1) | F.col("_seen").eqNullSafe(True), DUPLICATE)
+        F.when(F.col(PROBLEM).isNotNull(), QUARANTINED)
+        .when(F.col("_repeat").eqNullSafe(True), DUPLICATE)
         .otherwise(OUT)
     )
-    return df.withColumn(OUTCOME, outcome).drop("_copy", "_seen")
+    return df.withColumn(OUTCOME, outcome).drop("_repeat")
 
 
 def classify_latest(records: DataFrame, key: str, version: str) -> DataFrame:
