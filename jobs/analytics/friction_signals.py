@@ -22,6 +22,12 @@ SIGNALS = ("error_event", "rage_click", "loop", "stall", "dead_end", "escalation
            "long_queue_wait", "abandoned_call", "multiple_transfers", "complaint", "low_survey_score")
 _MICROS_PER_SECOND = 1_000_000
 _SESSION = ["journey_id", "session_id"]
+# what the rules read: the windows shuffle and sort every column they carry, so the rest
+# (campaign fields, amounts, most attributes) is left out before them
+_RULE_COLUMNS = ("journey_id", "customer_key", "session_id", "step_number", "event_id", "stage", "is_conversion",
+                 "channel", "event_type", "touchpoint", "event_at", "page_path", "element_id", "nps_score",
+                 "ces_score")
+_RULE_ATTRIBUTES = ("wait_seconds", "transfers", "disposition", "category")
 
 # a rule adds the columns it needs and returns (frame, flag, detail)
 Rule = Callable[[DataFrame], tuple[DataFrame, Column, Column]]
@@ -127,13 +133,18 @@ def _stall(cfg) -> Rule:
     def rule(df):
         # the time spent at an event before the session's next one; the percentile is taken per
         # start date, so a night's answer for a date does not depend on the other dates it recomputes
-        # (exact percentile, linear interpolation)
-        touchpoint = Window.partitionBy("journey_start_date", "touchpoint")
-        df = (df.withColumn("_st_samples", F.count("_gap").over(touchpoint))
-              .withColumn("_st_limit", F.when(
-                  F.col("_st_samples") >= cfg.min_samples,
-                  F.greatest(F.percentile("_gap", cfg.percentile).over(touchpoint), F.lit(cfg.min_gap_seconds)))
-                  .otherwise(F.lit(cfg.min_gap_seconds))))
+        # (exact percentile, linear interpolation). An aggregate joined back by broadcast, not a
+        # window: a window by (date, touchpoint) shuffled every event away from its journey and back
+        key = ["journey_start_date", "touchpoint"]
+        limits = (df.groupBy(*key)
+                  .agg(F.count("_gap").alias("_st_samples"), F.percentile("_gap", cfg.percentile).alias("_st_p"))
+                  .select(*[F.col(k).alias(f"_st_{k}") for k in key], F.when(
+                      F.col("_st_samples") >= cfg.min_samples,
+                      F.greatest(F.col("_st_p"), F.lit(cfg.min_gap_seconds)))
+                      .otherwise(F.lit(cfg.min_gap_seconds)).alias("_st_limit")))
+        same_key = F.col("journey_start_date").eqNullSafe(F.col("_st_journey_start_date")) \
+            & F.col("touchpoint").eqNullSafe(F.col("_st_touchpoint"))
+        df = df.join(F.broadcast(limits), same_key, "left").drop(*[f"_st_{k}" for k in key])
         flag = F.col("_is_session_second_last") & F.coalesce(F.col("_gap") > F.col("_st_limit"), F.lit(False))
         return df, flag, F.format_string("%.0f s at %s before exit (limit %.0f s)", "_gap", "touchpoint", "_st_limit")
     return rule
@@ -222,7 +233,9 @@ def friction_occurrences(journeys: DataFrame, journey_events: DataFrame, frictio
                          error_event_types: list[str]) -> DataFrame:
     """One row per detected occurrence (grain: journey_id x signal x event_id), with the event
     it is attributed to, its touchpoint, stage, time and a short detail."""
-    df = _common(attributed_events(journeys, journey_events, friction), friction, list(error_event_types))
+    narrow = journey_events.select(*_RULE_COLUMNS, F.map_filter(
+        "attributes", lambda k, v: k.isin(list(_RULE_ATTRIBUTES))).alias("attributes"))
+    df = _common(attributed_events(journeys, narrow, friction), friction, list(error_event_types))
     found = []
     for name in SIGNALS:
         settings = getattr(friction.signals, name)
