@@ -47,6 +47,12 @@ def order_key() -> Column:
                     rank.alias("src"), F.col("event_id").alias("id"))
 
 
+def _in_order() -> list[Column]:
+    """`order_key`'s fields, for the windows to sort on: a sort on the struct itself compares
+    field by field on every comparison, one on a timestamp first sorts on a binary prefix."""
+    return [F.col(f"_ord.{field}") for field in ("at", "goal", "src", "id")]
+
+
 def _micros(ts: Column) -> Column:
     return F.unix_micros(ts)
 
@@ -66,14 +72,14 @@ def sequence(events: DataFrame, cursor: DataFrame, sessions: DataFrame, s: Journ
                           F.col("last_event_at").alias("_c_last_at"), F.col("last_is_goal").alias("_c_goal"),
                           F.col("n_events").alias("_c_n"), F.col("last_stage").alias("_c_stage"))
     df = df.join(carry, "customer_key", "left")
-    by_customer = Window.partitionBy("customer_key").orderBy("_ord")
+    by_customer = Window.partitionBy("customer_key").orderBy(*_in_order())
     prev_at = F.coalesce(F.lag("event_at").over(by_customer), F.col("_c_last_at"))
     prev_goal = F.coalesce(F.lag("is_conversion").over(by_customer), F.col("_c_goal"))
     new_journey = (prev_at.isNull() | prev_goal
                    | ((_micros(F.col("event_at")) - _micros(prev_at)) >= F.lit(timeout)))
     df = df.withColumn("_new_j", new_journey.cast("int"))
     df = df.withColumn("_jseq", F.sum("_new_j").over(by_customer.rowsBetween(Window.unboundedPreceding, 0)))
-    in_journey = Window.partitionBy("customer_key", "_jseq").orderBy("_ord")
+    in_journey = Window.partitionBy("customer_key", "_jseq").orderBy(*_in_order())
     first_id = F.first("event_id").over(in_journey.rowsBetween(Window.unboundedPreceding, 0))
     continuing = F.col("_jseq") == 0
     df = (df.withColumn("journey_id", F.when(continuing, F.col("_c_journey"))
@@ -90,12 +96,12 @@ def sequence(events: DataFrame, cursor: DataFrame, sessions: DataFrame, s: Journ
     carry_s = sessions.select("customer_key", "channel", F.col("session_id").alias("_c_session"),
                               F.col("last_event_at").alias("_c_s_at"))
     df = df.join(carry_s, ["customer_key", "channel"], "left")
-    by_channel = Window.partitionBy("customer_key", "channel").orderBy("_ord")
+    by_channel = Window.partitionBy("customer_key", "channel").orderBy(*_in_order())
     prev_s = F.coalesce(F.lag("event_at").over(by_channel), F.col("_c_s_at"))
     new_session = prev_s.isNull() | ((_micros(F.col("event_at")) - _micros(prev_s)) > F.lit(gap))
     df = df.withColumn("_new_s", new_session.cast("int"))
     df = df.withColumn("_sseq", F.sum("_new_s").over(by_channel.rowsBetween(Window.unboundedPreceding, 0)))
-    in_session = Window.partitionBy("customer_key", "channel", "_sseq").orderBy("_ord")
+    in_session = Window.partitionBy("customer_key", "channel", "_sseq").orderBy(*_in_order())
     first_s = F.first("event_id").over(in_session.rowsBetween(Window.unboundedPreceding, 0))
     df = df.withColumn("session_id", F.when(F.col("_sseq") == 0, F.col("_c_session"))
                        .otherwise(short_hash(F.lit("session"), F.col("customer_key"), F.col("channel"), first_s)))
