@@ -8,7 +8,7 @@ import pytest
 from jobs import jvm
 from jobs.cli import main as cli
 from jobs.config import load_config
-from jobs.spark_session import java_options
+from jobs.spark_session import java_options, session_conf
 from tests.conftest import ROOT
 
 
@@ -83,3 +83,18 @@ def test_a_damaged_class_archive_is_refused_before_it_is_put_in_place(base_confi
     problem = jvm._archive_problem(damaged, tmp_path)
     assert problem and problem.startswith("a JVM started on it failed"), problem
     assert jvm._archive_problem(Path(base_config.spark.class_archive), tmp_path) is None
+
+
+def test_files_are_read_in_as_many_pieces_as_shuffles_make_unless_the_config_says_otherwise(base_config):
+    eight = base_config.with_overrides(spark={"shuffle_partitions": 8, "conf": {}})
+    conf = session_conf(eight)
+    assert conf["spark.sql.shuffle.partitions"] == conf["spark.sql.files.minPartitionNum"] == "8"
+    own = eight.with_overrides(spark={"conf": {"spark.sql.files.minPartitionNum": "3",
+                                               "spark.sql.session.timeZone": "Europe/Paris"}})
+    conf = session_conf(own)
+    assert conf["spark.sql.files.minPartitionNum"] == "3"
+    assert conf["spark.sql.session.timeZone"] == "UTC"  # correctness settings cannot be overridden
+
+
+def test_the_running_session_got_the_read_pieces(spark, base_config):
+    assert spark.conf.get("spark.sql.files.minPartitionNum") == str(base_config.spark.shuffle_partitions)
