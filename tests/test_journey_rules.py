@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 
+from pyspark.sql import functions as F
+
 from jobs.build import journey_settings
 from jobs.journeys.sequence import sequence
 from jobs.journeys.summary import PARTIAL_SCHEMA, SESSION_SCHEMA, finalize, summarize
@@ -54,3 +56,49 @@ def test_sessions_journeys_stages_and_status(spark, base_config):
     assert journeys["c1"]["status"] == "open"             # 5 days before as_of, under the timeout
     # closed funnel: a journey entering at consideration never reaches it in the closed sense
     assert journeys["c1"]["stages_reached"] == ["consideration"] and journeys["c1"]["stages_reached_closed"] == []
+
+
+def test_the_carried_journey_and_sessions_continue_across_the_window_edge(spark, base_config):
+    s = journey_settings(base_config)
+    rows = [
+        # k: its carried journey (4 events, last stage consideration, last at T) continues
+        ("k1", "k", "clickstream", "web", "login", "web:/login", "/login", T + timedelta(minutes=20)),
+        ("k2", "k", "calls", "phone", "call", "call:sales", None, T + timedelta(minutes=25)),
+        ("k3", "k", "clickstream", "web", "page_view", "web:/", "/", T + timedelta(hours=3)),
+        ("k4", "k", "clickstream", "web", "login", "web:/login", "/login", T + timedelta(hours=3, minutes=1)),
+        # g: its carried journey ended with a purchase, so the first event here starts a new one
+        ("g1", "g", "clickstream", "web", "login", "web:/login", "/login", T + timedelta(minutes=5)),
+        ("g2", "g", "clickstream", "web", "page_view", "web:/pricing", "/pricing", T + timedelta(minutes=6)),
+        # t: its carried journey timed out (31 days)
+        ("t1", "t", "clickstream", "web", "page_view", "web:/", "/", T + timedelta(days=31)),
+    ]
+    events = spark.createDataFrame([r + ("desktop", None, None) for r in rows], COLS)
+    cursor = spark.createDataFrame(
+        [(key, f"J{key}", T - timedelta(days=1), last, goal, stage, 4) for key, last, goal, stage in
+         (("k", T, False, "consideration"), ("g", T, True, "purchase"), ("t", T, False, "awareness"))],
+        "customer_key string, journey_id string, started_at timestamp, last_event_at timestamp, "
+        "last_is_goal boolean, last_stage string, n_events long")
+    cursor = _widen(spark, cursor)
+    sessions = spark.createDataFrame([("k", "web", "Sweb", T), ("k", "phone", "Sphone", T - timedelta(hours=2)),
+                                      ("g", "web", "Sg", T)], SESSION_SCHEMA)
+    got = {r["event_id"]: r for r in sequence(events, cursor, sessions, s).collect()}
+    assert [got[e]["journey_id"] for e in ("k1", "k2", "k3", "k4")] == ["Jk"] * 4
+    assert [got[e]["step_number"] for e in ("k1", "k2", "k3", "k4")] == [5, 6, 7, 8]
+    assert got["k1"]["stage"] == "consideration"          # inherited from the carried journey's last stage
+    assert got["k4"]["stage"] == "awareness"              # from k3, inside the window
+    assert got["k1"]["session_id"] == "Sweb"              # 20 minutes after the carried web session
+    assert got["k2"]["session_id"] not in {"Sphone", "Sweb"}  # the phone session ended over 2 hours before
+    assert got["k3"]["session_id"] not in {"Sweb", got["k1"]["session_id"]}
+    assert got["k4"]["session_id"] == got["k3"]["session_id"]
+    assert got["g1"]["journey_id"] == got["g2"]["journey_id"] != "Jg"
+    assert [got[e]["step_number"] for e in ("g1", "g2")] == [1, 2]
+    assert got["g1"]["stage"] is None                     # nothing to inherit in a new journey
+    assert got["g1"]["session_id"] == "Sg"                # sessions run across journey boundaries
+    assert got["t1"]["journey_id"] != "Jt" and got["t1"]["step_number"] == 1
+
+
+def _widen(spark, cursor):
+    """The cursor's columns the test sets, the rest of PARTIAL_SCHEMA null."""
+    full = spark.createDataFrame([], PARTIAL_SCHEMA)
+    return cursor.select(*[F.col(f.name) if f.name in cursor.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                           for f in full.schema.fields])
