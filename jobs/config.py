@@ -113,8 +113,9 @@ class SparkConfig(_Strict):
     shuffle_partitions: int = Field(
         8, ge=1, description="spark.sql.shuffle.partitions: about 8 per million raw events a night (the "
         "benchmark's 10M-event night runs with 80 in an 8 GB driver); many more than the data needs slow the "
-        "identity rounds (200 with adaptive coalescing: a 1M night 449 s against 265 s). Files are read in at "
-        "least as many pieces (spark.sql.files.minPartitionNum; `conf` can set it apart)")
+        "identity rounds (200 with adaptive coalescing: a 1M night 449 s against 265 s). Files are read, and adaptive "
+        "coalescing leaves large shuffles, in at least as many pieces (spark.sql.files.minPartitionNum, "
+        "spark.sql.adaptive.coalescePartitions.minPartitionNum; `conf` can set them apart)")
     max_lines_per_task: int = Field(
         250_000, ge=1000, description="raw lines one task reads at most: a larger input split (a gzip file is "
         "read whole by one task) is spread over more tasks, which keeps partitions small enough to persist")

@@ -29,6 +29,10 @@ def session_conf(config: Config) -> dict[str, str]:
         # 2-core night packed the three largest gzip files into one task, which parsed 750k lines
         # while the other core finished its 320k and waited (1M night: normalize 140 s -> 123 s).
         "spark.sql.files.minPartitionNum": str(config.spark.shuffle_partitions),
+        # Adaptive coalescing otherwise aims at one partition per core, and on 2 cores made 3
+        # partitions of the 1M night's large shuffles: two cores, then one core alone for the
+        # third. Small shuffles still coalesce (down to 1 MB partitions).
+        "spark.sql.adaptive.coalescePartitions.minPartitionNum": str(config.spark.shuffle_partitions),
         "spark.driver.memory": config.spark.driver_memory,
         "spark.ui.showConsoleProgress": "false",
         **config.spark.conf,

@@ -85,10 +85,11 @@ def test_a_damaged_class_archive_is_refused_before_it_is_put_in_place(base_confi
     assert jvm._archive_problem(Path(base_config.spark.class_archive), tmp_path) is None
 
 
-def test_files_are_read_in_as_many_pieces_as_shuffles_make_unless_the_config_says_otherwise(base_config):
+def test_files_are_read_and_shuffles_coalesced_into_as_many_pieces_as_shuffles_make(base_config):
     eight = base_config.with_overrides(spark={"shuffle_partitions": 8, "conf": {}})
     conf = session_conf(eight)
     assert conf["spark.sql.shuffle.partitions"] == conf["spark.sql.files.minPartitionNum"] == "8"
+    assert conf["spark.sql.adaptive.coalescePartitions.minPartitionNum"] == "8"
     own = eight.with_overrides(spark={"conf": {"spark.sql.files.minPartitionNum": "3",
                                                "spark.sql.session.timeZone": "Europe/Paris"}})
     conf = session_conf(own)
