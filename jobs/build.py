@@ -177,7 +177,8 @@ def build(spark: SparkSession, config: Config, day: date, window_start: date | N
                           graph.node("u", F.col("user_id")).alias("user"), F.col("event_at").alias("login_at"))
                   .distinct())
         attributed = graph.attribute_events(in_window, resolution.node_keys, resolution.device_users, logins,
-                                            config.identity.restitch_days)
+                                            config.identity.restitch_days,
+                                            broadcast=result.ids <= config.spark.max_broadcast_rows)
         settings = journey_settings(config)
         rows = keep(sequence(attributed.repartition("customer_key"), cursor, sessions, settings))
         result.events_in_window = rows.count()

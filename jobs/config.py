@@ -120,8 +120,10 @@ class SparkConfig(_Strict):
         250_000, ge=1000, description="raw lines one task reads at most: a larger input split (a gzip file is "
         "read whole by one task) is spread over more tasks, which keeps partitions small enough to persist")
     max_broadcast_rows: int = Field(
-        1_000_000, ge=0, description="a day's repeated event copies (duplicates, re-deliveries) are joined back to "
-        "its rows by broadcast up to this many; more are joined by shuffling the day's rows, raw lines included")
+        1_000_000, ge=0, description="lookup tables sent whole to every task up to this many rows, "
+        "else joined by shuffling the wide side: a day's repeated event copies (duplicates, re-deliveries), joined "
+        "back to its rows; the identity graph's ids and devices, which give each of the window's events its "
+        "customer")
     driver_memory: str = Field("2g", pattern=r"^\d+[kmgKMG]$", description="spark.driver.memory (local mode)")
     conf: dict[str, str] = Field(default_factory=dict, description="any other Spark settings")
     jvm_options: str = Field(

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from jobs.identity import graph, tables
 
 T0 = datetime(2026, 3, 1, 12, 0, 0)
@@ -63,7 +65,8 @@ def test_key_hashes_the_earliest_seen_id_so_a_later_crm_record_keeps_it(spark):
     assert keys["u:u1"][0] == key_of("c:C9")
 
 
-def test_login_restitches_recent_anonymous_events_only(spark):
+@pytest.mark.parametrize("broadcast", [False, True], ids=["shuffled", "broadcast"])
+def test_login_restitches_recent_anonymous_events_only(spark, broadcast):
     login = T0 + timedelta(days=10)
     events = ev(spark, [
         (login - timedelta(days=9), "dev1", None, None, None, None),   # beyond restitch_days: stays anonymous
@@ -74,12 +77,13 @@ def test_login_restitches_recent_anonymous_events_only(spark):
     _, links, res, keys = resolve(spark, events, crm(spark, []))
     logins = spark.createDataFrame([("a:dev1", "u:u1", login)], "device string, user string, login_at timestamp")
     out = {r["event_id"]: r["customer_key"] for r in
-           graph.attribute_events(events, res.node_keys, res.device_users, logins, 7).collect()}
+           graph.attribute_events(events, res.node_keys, res.device_users, logins, 7, broadcast).collect()}
     user = keys["u:u1"][0]
     assert out == {"e0": key_of("a:dev1"), "e1": user, "e2": user, "e3": user}
 
 
-def test_household_device_is_shared_and_events_follow_the_nearest_login(spark):
+@pytest.mark.parametrize("broadcast", [False, True], ids=["shuffled", "broadcast"])
+def test_household_device_is_shared_and_events_follow_the_nearest_login(spark, broadcast):
     t1, t2 = T0, T0 + timedelta(days=2)
     events = ev(spark, [
         (t1, "tv", "u1", None, None, None),
@@ -94,7 +98,7 @@ def test_household_device_is_shared_and_events_follow_the_nearest_login(spark):
     logins = spark.createDataFrame([("a:tv", "u:u1", t1), ("a:tv", "u:u2", t2)],
                                    "device string, user string, login_at timestamp")
     out = {r["event_id"]: r["customer_key"] for r in
-           graph.attribute_events(events, res.node_keys, res.device_users, logins, 7).collect()}
+           graph.attribute_events(events, res.node_keys, res.device_users, logins, 7, broadcast).collect()}
     assert out["e2"] == keys["u:u1"][0] and out["e3"] == keys["u:u2"][0] and out["e4"] == key_of("a:tv")
     imap = {(r["id_type"], r["id_value"]): r for r in
             tables.identity_map(nodes, tables.device_keys(res.node_keys, res.device_users)).collect()}
@@ -113,10 +117,11 @@ def test_oversized_component_is_split_by_crm_id_and_reported(spark):
     assert keys["e:family"][0] == keys["c:C1"][0]  # joins the smallest CRM id it is linked to
 
 
-def test_event_without_any_id_is_a_customer_of_its_own(spark):
+@pytest.mark.parametrize("broadcast", [False, True], ids=["shuffled", "broadcast"])
+def test_event_without_any_id_is_a_customer_of_its_own(spark, broadcast):
     events = ev(spark, [(T0, None, None, None, None, None)])
     nodes, links, res, keys = resolve(spark, events, crm(spark, []))
     logins = spark.createDataFrame([], "device string, user string, login_at timestamp")
-    out = graph.attribute_events(events, res.node_keys, res.device_users, logins, 7).first()
+    out = graph.attribute_events(events, res.node_keys, res.device_users, logins, 7, broadcast).first()
     assert out["customer_key"] is not None
     assert out["customer_key"] == key_of("x:e0")

@@ -220,7 +220,7 @@ def _split_oversized(comp: DataFrame, links: DataFrame, cap: int) -> tuple[DataF
 
 
 def attribute_events(events: DataFrame, node_keys: DataFrame, device_users: DataFrame, logins: DataFrame,
-                     restitch_days: int) -> DataFrame:
+                     restitch_days: int, broadcast: bool = False) -> DataFrame:
     """Add `customer_key` to every event.
 
     An event with a customer id, user id, phone or email takes the customer of the first of
@@ -233,21 +233,32 @@ def attribute_events(events: DataFrame, node_keys: DataFrame, device_users: Data
     `logins`: (device, user, login_at) of events carrying both ids, from at least
     restitch_days before the earliest event here. All rules use event times only, so a
     nightly run and a rebuild attribute every event alike.
+
+    The events are wide and move once more afterwards (to their customer), so they are
+    looked up, not shuffled, where that can be: by id, or by device for a device with at
+    most one user; only events on shared devices are resolved one by one and joined back.
+    `broadcast`: the ids and devices are few enough to send to every task.
     """
+    small = F.broadcast if broadcast else (lambda frame: frame)
     primary = F.coalesce(*[node(k, F.col(c)) for k, c in ID_COLUMNS.items() if k != "a"])
     df = events.withColumn("_primary", primary).withColumn("_device", node("a", F.col("anonymous_id")))
     keys = node_keys.select(F.col("node").alias("_primary"), F.col("customer_key").alias("_pkey"))
-    df = df.join(keys, "_primary", "left")
-    anon = df.where(F.col("_primary").isNull() & F.col("_device").isNotNull())
-    shared_devices = (device_users.groupBy(F.col("device").alias("_device"))
-                      .agg(F.count_distinct("user").alias("_u")).where("_u > 1").select("_device"))
+    identified = df.where(F.col("_primary").isNotNull()).join(small(keys), "_primary", "left")
+
     reach = F.expr(f"INTERVAL {int(restitch_days)} DAYS")
-    known = (anon.select("event_id", "_device", "event_at")
-             .join(device_users.withColumnRenamed("device", "_device"), "_device", "inner")
+    devices = (device_users.groupBy(F.col("device").alias("_device"))
+               .agg(F.count_distinct("user").alias("_users"), F.min("first_seen_at").alias("_login_at"),
+                    F.min("user_key").alias("_user_key")))
+    anon = df.where(F.col("_primary").isNull()).join(small(devices), "_device", "left")
+    own = customer_key_of(F.col("_device"))
+    single = anon.where(F.col("_users").isNull() | (F.col("_users") == 1)).withColumn(
+        "_akey", F.when(F.col("_login_at") <= F.col("event_at") + reach, F.col("_user_key")).otherwise(own))
+    shared = anon.where(F.col("_users") > 1)
+    on_shared = shared.select("event_id", "_device", "event_at")
+    known = (on_shared.join(device_users.withColumnRenamed("device", "_device"), "_device", "inner")
              .where(F.col("first_seen_at") <= F.col("event_at") + reach)
              .groupBy("event_id").agg(F.count_distinct("user").alias("_n_users"), F.min("user_key").alias("_one_key")))
-    near = (anon.join(shared_devices, "_device", "left_semi").select("event_id", "_device", "event_at")
-            .join(logins.withColumnRenamed("device", "_device"), "_device", "inner")
+    near = (on_shared.join(logins.withColumnRenamed("device", "_device"), "_device", "inner")
             .where(F.abs(F.unix_micros("login_at") - F.unix_micros("event_at"))
                    <= F.lit(int(restitch_days) * 86_400_000_000))
             .withColumn("_rank", F.row_number().over(Window.partitionBy("event_id").orderBy(
@@ -255,14 +266,13 @@ def attribute_events(events: DataFrame, node_keys: DataFrame, device_users: Data
             .where("_rank = 1").select("event_id", F.col("user").alias("_near_user")))
     near = near.join(node_keys.select(F.col("node").alias("_near_user"), F.col("customer_key").alias("_near_key")),
                      "_near_user", "left")
-    device_keys = node_keys.select(F.col("node").alias("_device"), F.col("customer_key").alias("_dkey"))
-    anon_keys = (anon.select("event_id", "_device").join(known, "event_id", "left").join(near, "event_id", "left")
-                 .join(device_keys, "_device", "left")
-                 .select("event_id", F.when(F.col("_n_users") == 1, F.col("_one_key"))
-                         .when(F.col("_n_users") > 1, F.coalesce("_near_key", customer_key_of(F.col("_device"))))
-                         .otherwise(customer_key_of(F.col("_device"))).alias("_akey")))
-    out = df.join(anon_keys, "event_id", "left")
+    shared_keys = (on_shared.join(known, "event_id", "left").join(near, "event_id", "left")
+                   .select("event_id", F.when(F.col("_n_users") == 1, F.col("_one_key"))
+                           .when(F.col("_n_users") > 1, F.coalesce("_near_key", own))
+                           .otherwise(own).alias("_akey")))
+    resolved = shared.join(shared_keys, "event_id", "left")
+    out = identified.unionByName(single, allowMissingColumns=True).unionByName(resolved, allowMissingColumns=True)
     # an event with no id at all (a call from a withheld number) is a customer of its own
     nobody = customer_key_of(F.concat(F.lit("x:"), F.col("event_id")))
     return out.withColumn("customer_key", F.coalesce("_pkey", "_akey", nobody)).drop(
-        "_primary", "_device", "_pkey", "_akey")
+        "_primary", "_device", "_pkey", "_akey", "_users", "_login_at", "_user_key")
