@@ -14,8 +14,10 @@ No pyspark import here: the Airflow operator builds its spark-submit line from t
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +49,40 @@ def class_archive_options(config: Config) -> list[str]:
     return [f"-XX:SharedArchiveFile={path}"]
 
 
+@functools.lru_cache(maxsize=None)
+def java_major(java_home: str | None = None) -> int | None:
+    """The major version of the Java Spark starts (JAVA_HOME's, else the one on PATH), read from
+    the JDK's `release` file; None when it cannot be told."""
+    home = java_home or os.environ.get("JAVA_HOME")
+    if not home:
+        found = shutil.which("java")
+        if not found:
+            return None
+        home = str(Path(found).resolve().parent.parent)
+    try:
+        text = (Path(home) / "release").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("JAVA_VERSION="):
+            parts = line.split("=", 1)[1].strip().strip('"').split(".")
+            major = parts[1] if parts[0] == "1" else parts[0]  # "1.8.0" is Java 8
+            return int(major) if major.isdigit() else None
+    return None
+
+
+def gc_locker_options(major: int | None) -> list[str]:
+    """G1 on Java 17 and 21 gives up an allocation after waiting twice for native code (gzip,
+    zstd, snappy) to leave a JNI critical section, and throws OutOfMemoryError with the heap far
+    from full: a 10M-event night died so in normalize ("Retried waiting for GCLocker too often"),
+    and the same data ran through on the next try. More retries make such a wait a pause, not a
+    failure. Java 22 pins regions instead and dropped the flag; an unknown -XX flag stops the JVM
+    from starting, so it is given only where it exists."""
+    if major is None or not 17 <= major <= 21:
+        return []
+    return ["-XX:+UnlockDiagnosticVMOptions", "-XX:GCLockerRetryAllocationCount=100"]
+
+
 def java_options(config: Config, driver: bool) -> str:
     """The JVM options of a driver or executor: the project's own, the class archive (driver),
     then the config's `jvm_options` (for -XX flags the last one given wins)."""
@@ -56,9 +92,9 @@ def java_options(config: Config, driver: bool) -> str:
     own = ["-XX:-DontCompileHugeMethods"]
     if driver:
         # The driver's only: the file is checked here, on the driver's machine, and a cluster's
-        # executors run on machines (and images) of their own.
+        # executors run on machines (and images) of their own; so is the Java version.
         own = [f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties').as_uri()}",
-               *own, *class_archive_options(config)]
+               *own, *gc_locker_options(java_major()), *class_archive_options(config)]
     return " ".join([*own, config.spark.jvm_options]).strip()
 
 

@@ -52,11 +52,31 @@ def test_class_archive_without_a_destination_is_a_usage_error(tmp_path, capsys):
     assert "give --out or set spark.class_archive" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("version, major", [("17.0.15", 17), ("21.0.5", 21), ("22", 22), ("1.8.0_402", 8),
+                                            ("25-ea", None)])
+def test_the_java_version_is_read_from_the_jdks_release_file(tmp_path, version, major):
+    (tmp_path / "release").write_text(f'IMPLEMENTOR="Debian"\nJAVA_VERSION="{version}"\nOS_NAME="Linux"\n')
+    assert jvm.java_major(str(tmp_path)) == major
+    assert jvm.java_major(str(tmp_path / "no-such-jdk")) is None
+
+
+def test_the_gc_locker_retries_are_raised_only_on_the_javas_that_know_the_flag():
+    # an unknown -XX flag stops a JVM from starting: Java 22 dropped this one
+    raised = ["-XX:+UnlockDiagnosticVMOptions", "-XX:GCLockerRetryAllocationCount=100"]
+    assert jvm.gc_locker_options(17) == jvm.gc_locker_options(21) == raised
+    assert jvm.gc_locker_options(22) == jvm.gc_locker_options(25) == jvm.gc_locker_options(None) == []
+
+
 def test_the_running_driver_jvm_got_them_and_maps_the_class_archive(spark, base_config):
     archive = base_config.spark.class_archive
     assert Path(archive).is_file(), f"{archive} is missing: `bash scripts/setup.sh` builds it"
     args = list(spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
     assert "-XX:-DontCompileHugeMethods" in args and f"-XX:SharedArchiveFile={archive}" in args
+    running = int(spark._jvm.java.lang.Runtime.version().feature())
+    assert jvm.java_major() == running
+    assert all(flag in args for flag in jvm.gc_locker_options(running))
+    if 17 <= running <= 21:
+        assert "-XX:GCLockerRetryAllocationCount=100" in args
     assert any(a.startswith("-Dlog4j2.configurationFile=") and a.endswith("/jobs/log4j2.properties") for a in args)
     # Spark puts its own module flags in front
     assert spark.sparkContext.getConf().get("spark.driver.extraJavaOptions").endswith(java_options(base_config, driver=True))
