@@ -348,3 +348,72 @@ def test_empty_sample_requests_never_reach_spark(reports):
                                                                              "partial_unexpected_count": 0}):
         assert fake(None, None, {}, {"result_format": wanted}, {}) == ["x"]
     assert len(calls) == 2
+
+
+PAIR_ROWS = [(1, 0, "a"), (2, 3, "a"), (None, 1, "b"), (None, None, "b"), (5, None, "a"), (4, 4, "b"), (7, 1, None),
+             (0, 9, "a")]
+
+
+def _run_pairs(spark, expectations) -> tuple[list, int]:
+    """A GX suite on PAIR_ROWS, as jobs.quality.validate runs it: (results, Spark jobs it ran)."""
+    import uuid
+
+    import great_expectations as gx
+
+    from jobs.quality.gx_context import ephemeral_context
+
+    df = spark.createDataFrame(PAIR_ROWS, "x int, y int, g string")
+    context = ephemeral_context()
+    batch = (context.data_sources.add_spark(name="s", persist=False).add_dataframe_asset(name="t")
+             .add_batch_definition_whole_dataframe(name="w"))
+    suite = context.suites.add(gx.ExpectationSuite(name="pairs", expectations=expectations))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name="v", data=batch, suite=suite))
+    group = f"pairs-{uuid.uuid4().hex}"
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        result = definition.run(batch_parameters={"dataframe": df},
+                                result_format={"result_format": "BASIC", "partial_unexpected_count": 0})
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+    return [(r.success, r.result["element_count"], r.result["unexpected_count"], r.result.get("missing_count"))
+            for r in result.results], jobs
+
+
+def test_column_pair_counts_are_bundled_and_count_what_gx_counts(spark):
+    """gx_pair_counts: column-pair counts are columns of the suite's aggregate query. The counts
+    are GX's (ignore_row_if, row_condition, mostly), worked out here by hand, and a suite of
+    four pair expectations on the same rows runs no more Spark jobs than a suite of one (GX's
+    own providers run two jobs for each)."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations import registry
+    from great_expectations.expectations.row_conditions import Column
+
+    from jobs.quality.gx_pair_counts import bundle_column_pair_counts
+
+    assert bundle_column_pair_counts() >= 2 * 3  # equal, a_greater_than_b, in_set: two counts each
+    assert bundle_column_pair_counts() == bundle_column_pair_counts()  # idempotent
+    providers = registry._registered_metrics["column_pair_values.a_greater_than_b.filtered_row_count"]["providers"]
+    assert providers["SparkDFExecutionEngine"][1] is None  # read from the bundled aggregate
+
+    greater = gxe.ExpectColumnPairValuesAToBeGreaterThanB
+    five = [greater(column_A="x", column_B="y"),
+            greater(column_A="x", column_B="y", or_equal=True, ignore_row_if="either_value_is_missing"),
+            greater(column_A="x", column_B="y", ignore_row_if="neither", mostly=0.5),
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="x", column_B="y", mostly=0.1),
+            greater(column_A="x", column_B="y", row_condition=Column("g") == "a")]
+    results, _ = _run_pairs(spark, five)
+    # (success, rows, unexpected, ignored): a row with one value missing is never unexpected
+    assert results == [
+        (False, 8, 3, 1),   # (2,3) (4,4) (0,9); (None,None) ignored
+        (False, 8, 2, 3),   # or_equal: (2,3) (0,9); three rows with a value missing ignored
+        (True, 8, 3, 0),    # nothing ignored: 3 of 8 unexpected, mostly 0.5 holds
+        (True, 8, 6, 1),    # equal only (4,4) of the 7 checked rows; mostly 0.1 holds
+        (False, 4, 2, 0),   # g == "a": (1,0) (2,3) (5,None) (0,9); (2,3) and (0,9) unexpected
+    ]
+    # pairs that read the same rows (ignore_row_if, row_condition) share one query
+    _, jobs_one = _run_pairs(spark, [greater(column_A="x", column_B="y")])
+    _, jobs_four = _run_pairs(spark, [greater(column_A="x", column_B="y"), greater(column_A="y", column_B="x"),
+                                      greater(column_A="x", column_B="y", or_equal=True),
+                                      gxe.ExpectColumnPairValuesToBeEqual(column_A="x", column_B="y")])
+    assert jobs_four == jobs_one, (jobs_one, jobs_four)

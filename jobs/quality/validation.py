@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .gx_context import ephemeral_context
+from .gx_pair_counts import bundle_column_pair_counts
 from .gx_samples import skip_empty_sample_queries
 from .suites import build_suite, expectation_columns, pii_columns, validated_columns
 from .thresholds import QualityThresholds
@@ -268,6 +269,7 @@ def validate(
 
     started = time.perf_counter()
     skip_empty_sample_queries()
+    bundle_column_pair_counts()
     run = safe_run_name(run_name)
     suite = build_suite(contract, semantic, thresholds)
     suite_name = suite.name
