@@ -324,6 +324,42 @@ def test_data_docs_index_links_one_page_per_run_and_suite(reports, quality_dir):
     assert len(list((section / "2024-05-01").rglob("*.html"))) == 1
 
 
+def test_data_docs_read_and_render_only_new_or_changed_results(reports, quality_dir, monkeypatch):
+    """A night renders its own results; every earlier night's result (megabytes of JSON each)
+    is neither read nor rendered again, its index row comes from data_docs/.rendered.json."""
+    from jobs.quality import data_docs
+
+    index = render_data_docs(quality_dir)
+    site = index.parent
+    pages = {p: p.stat().st_mtime_ns for p in site.rglob("*.html") if p != index}
+    read = []
+    real = data_docs._load_report
+    monkeypatch.setattr(data_docs, "_load_report", lambda path: read.append(path.name) or real(path))
+
+    def rows(text):  # the table, without the "generated at" line
+        return text[text.index("<table>"):]
+
+    before = rows(index.read_text())
+    assert rows(render_data_docs(quality_dir).read_text()) == before
+    assert read == []
+    assert {p: p.stat().st_mtime_ns for p in site.rglob("*.html") if p != index} == pages
+
+    # a rerun rewrites one result: that one is read and rendered again, and its suite page
+    path = reports["clean"].json_path
+    payload = json.loads(path.read_text())
+    payload["run_time"] = (dt.datetime.fromisoformat(payload["run_time"]) + dt.timedelta(hours=2)).isoformat()
+    payload["warnings"] = ["a warning the rerun added"]
+    path.write_text(json.dumps(payload, sort_keys=True))
+    text = render_data_docs(quality_dir).read_text()
+    assert read == [path.name] and "a warning the rerun added" in text
+
+    # a damaged cache is no cache: everything is read again, and the index is the same
+    (site / ".rendered.json").write_text("{not json")
+    read.clear()
+    assert rows(render_data_docs(quality_dir).read_text()) == rows(text)
+    assert len(read) == len(SCENARIOS)
+
+
 def test_empty_sample_requests_never_reach_spark(reports):
     """gx_samples: after a validation every Spark unexpected-values provider of GX's registry
     answers a request for zero samples with [] itself; other requests still go to GX."""

@@ -9,6 +9,8 @@ Layout under ``<out_dir>/data_docs/``:
   result pages, rendered by GX's SiteBuilder from an ephemeral context.
 - ``expectations/<suite>.html`` -- GX's suite pages (latest suite per source).
 - ``static/`` -- GX's static assets.
+- ``.rendered.json`` -- what was rendered from which result (size, mtime): results
+  unchanged since are neither read nor rendered again.
 
 GX's own ``index.html`` is not built: it fills its tables with JavaScript loaded from
 public CDNs (jQuery, bootstrap-table) and is empty offline. GX's result pages are
@@ -38,19 +40,42 @@ log = logging.getLogger(__name__)
 DATA_DOCS_DIRNAME = "data_docs"
 
 
-def _load_reports(out_dir: Path) -> list[tuple[Path, dict]]:
-    found = []
-    for path in sorted(out_dir.glob("*/*.json")):
-        if path.parent.name == DATA_DOCS_DIRNAME:
-            continue
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            log.warning("skipping unreadable validation result %s: %s", path, exc)
-            continue
-        if isinstance(payload, dict) and payload.get("format") == REPORT_FORMAT:
-            found.append((path, payload))
-    return found
+# What the index and the rendering need of a result: read once, kept in the cache below, so a
+# night does not parse every earlier night's full result (megabytes each) again.
+_SUMMARY_KEYS = ("suite_name", "run_name", "run_time", "gx_batch_identifier", "success", "warnings",
+                 "critical_failures", "row_count", "evaluated")
+_CACHE_NAME = ".rendered.json"
+
+
+def _result_files(out_dir: Path) -> list[Path]:
+    return [p for p in sorted(out_dir.glob("*/*.json")) if p.parent.name != DATA_DOCS_DIRNAME]
+
+
+def _load_report(path: Path) -> dict | None:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("skipping unreadable validation result %s: %s", path, exc)
+        return None
+    return payload if isinstance(payload, dict) and payload.get("format") == REPORT_FORMAT else None
+
+
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _read_cache(site: Path) -> dict:
+    """Results rendered before: {json path: {stat, summary, page}} and the suite pages'
+    sources. Anything unreadable is an empty cache: every result is then read again."""
+    try:
+        cache = json.loads((site / _CACHE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"results": {}, "suites": {}}
+    if not isinstance(cache, dict) or not isinstance(cache.get("results"), dict) \
+            or not isinstance(cache.get("suites"), dict):
+        return {"results": {}, "suites": {}}
+    return cache
 
 
 def _url_to_path(url: str) -> Path:
@@ -181,63 +206,72 @@ def render_data_docs(out_dir: str | Path) -> Path:
 
     GX pages are rendered only for results that are new or changed since the last
     render (a rerun of a run replaces its page); pages of results that are gone are
-    removed. Returns the path of ``index.html``. Works offline.
+    removed. Results rendered before and unchanged since are not read again: their index
+    rows come from ``data_docs/.rendered.json``. Returns the path of ``index.html``. Works
+    offline.
     """
-    from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
     out_dir = Path(out_dir)
     site = (out_dir / DATA_DOCS_DIRNAME).resolve()
     site.mkdir(parents=True, exist_ok=True)
-    reports = _load_reports(out_dir)
+    cache = _read_cache(site)
+    context = None
 
-    context = ephemeral_context(data_docs_dir=site)
-    store = context.validation_results_store
+    def gx_context():
+        nonlocal context
+        if context is None:
+            context = ephemeral_context(data_docs_dir=site)
+        return context
+
     to_build: list = []
+    fresh: list[Path] = []  # pages rendered by this call
     rows: list[dict] = []
-    latest_suite: dict[str, tuple[str, dict]] = {}
-    for json_path, payload in reports:
-        suite_name = payload["suite_name"]
-        key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
-            run_id=RunIdentifier(
-                run_name=payload["run_name"], run_time=dt.datetime.fromisoformat(payload["run_time"])
-            ),
-            batch_identifier=payload.get("gx_batch_identifier") or f"raw-{suite_name}",
-        )
-        urls = context.get_docs_sites_urls(resource_identifier=key, only_if_exists=False)
-        page = _url_to_path(urls[0]["site_url"]).resolve() if urls and urls[0].get("site_url") else None
-        if page is not None and (not page.exists() or page.stat().st_mtime < json_path.stat().st_mtime):
-            try:
-                store.set(key, store.deserialize(payload["gx_result"]))
-                to_build.append(key)
-            except Exception as exc:  # a result GX cannot read back: keep it in the index
-                log.warning("cannot render %s with GX: %s", json_path, exc)
-                page = None
-        rows.append({"payload": payload, "json": json_path.resolve(), "page": page})
-        if payload.get("suite") and payload["run_time"] >= latest_suite.get(suite_name, ("", {}))[0]:
-            latest_suite[suite_name] = (payload["run_time"], payload["suite"])
+    results: dict[str, dict] = {}
+    payloads: dict[Path, dict] = {}
+    for json_path in _result_files(out_dir):
+        name, stat = str(json_path.resolve()), _stat(json_path)
+        hit = cache["results"].get(name)
+        if hit and hit.get("stat") == stat and (hit.get("page") is None or Path(hit["page"]).exists()):
+            # rendered before and unchanged since: neither read nor rendered again
+            summary, page = hit["summary"], Path(hit["page"]) if hit.get("page") else None
+        else:
+            payload = _load_report(json_path)
+            if payload is None:
+                continue
+            payloads[json_path] = payload
+            summary = {k: payload.get(k) for k in _SUMMARY_KEYS} | {"has_suite": bool(payload.get("suite"))}
+            page = _render_result_page(gx_context(), json_path, payload, to_build)
+            fresh += [page] if page is not None else []
+        results[name] = {"stat": stat, "summary": summary, "page": str(page) if page else None}
+        rows.append({"payload": summary, "json": json_path.resolve(), "page": page})
 
+    # each suite's page shows the suite of its latest run; rendered again only when that changes
+    latest: dict[str, dict] = {}
+    for row in rows:
+        p = row["payload"]
+        if p.get("has_suite") and str(p["run_time"]) >= str(latest.get(p["suite_name"], {}).get("run_time", "")):
+            latest[p["suite_name"]] = {"run_time": str(p["run_time"]), "json": row["json"]}
     suite_pages: dict[str, Path] = {}
-    for suite_name, (_, suite_dict) in sorted(latest_suite.items()):
-        try:
-            context.suites.add(ExpectationSuite(**{k: v for k, v in suite_dict.items() if k != "id"}))
-        except Exception as exc:
-            log.warning("cannot render suite page for %s: %s", suite_name, exc)
+    suites_cache: dict[str, dict] = {}
+    for suite_name, source in sorted(latest.items()):
+        json_path, stat = source["json"], results[str(source["json"])]["stat"]
+        known = cache["suites"].get(suite_name)
+        if known and known.get("json") == str(json_path) and known.get("stat") == stat \
+                and Path(known.get("page", "")).is_file():
+            suite_pages[suite_name] = Path(known["page"])
+            suites_cache[suite_name] = known
             continue
-        suite_key = ExpectationSuiteIdentifier(name=suite_name)
-        to_build.append(suite_key)
-        urls = context.get_docs_sites_urls(resource_identifier=suite_key, only_if_exists=False)
-        if urls and urls[0].get("site_url"):
-            suite_pages[suite_name] = _url_to_path(urls[0]["site_url"]).resolve()
+        payload = payloads.get(json_path) or _load_report(json_path)
+        if payload is None:
+            continue
+        page = _add_suite_page(gx_context(), suite_name, payload["suite"], to_build)
+        if page is not None:
+            suite_pages[suite_name] = page
+            fresh.append(page)
+            suites_cache[suite_name] = {"json": str(json_path), "stat": stat, "page": str(page)}
 
     if to_build:
         context.build_data_docs(resource_identifiers=to_build, build_index=False)
-        for page in [row["page"] for row in rows if row["page"] is not None] + list(suite_pages.values()):
+        for page in fresh:
             _patch_offline(page)
     keep = {row["page"] for row in rows if row["page"] is not None}
     _remove_stale_pages(site / "validations", keep)
@@ -251,4 +285,52 @@ def render_data_docs(out_dir: str | Path) -> Path:
     rows.sort(key=lambda r: str(r["payload"].get("run_name")), reverse=True)  # newest run first
     index = site / "index.html"
     _write_atomic(index, _index_html(rows, site, suite_pages))
+    for name, entry in results.items():
+        if entry["page"] and not Path(entry["page"]).exists():
+            entry["page"] = None
+    _write_atomic(site / _CACHE_NAME, json.dumps({"results": results, "suites": {
+        k: v for k, v in suites_cache.items() if k in suite_pages}}, default=str))
     return index
+
+
+def _render_result_page(context, json_path: Path, payload: dict, to_build: list) -> Path | None:
+    """Where GX puts the result's page; the result is queued for rendering when the page is
+    missing or older than the result. None when GX cannot read the result back."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    suite_name = payload["suite_name"]
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+        run_id=RunIdentifier(run_name=payload["run_name"], run_time=dt.datetime.fromisoformat(payload["run_time"])),
+        batch_identifier=payload.get("gx_batch_identifier") or f"raw-{suite_name}",
+    )
+    urls = context.get_docs_sites_urls(resource_identifier=key, only_if_exists=False)
+    page = _url_to_path(urls[0]["site_url"]).resolve() if urls and urls[0].get("site_url") else None
+    if page is not None and (not page.exists() or page.stat().st_mtime < json_path.stat().st_mtime):
+        store = context.validation_results_store
+        try:
+            store.set(key, store.deserialize(payload["gx_result"]))
+            to_build.append(key)
+        except Exception as exc:  # a result GX cannot read back: keep it in the index
+            log.warning("cannot render %s with GX: %s", json_path, exc)
+            page = None
+    return page
+
+
+def _add_suite_page(context, suite_name: str, suite_dict: dict, to_build: list) -> Path | None:
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    try:
+        context.suites.add(ExpectationSuite(**{k: v for k, v in suite_dict.items() if k != "id"}))
+    except Exception as exc:
+        log.warning("cannot render suite page for %s: %s", suite_name, exc)
+        return None
+    suite_key = ExpectationSuiteIdentifier(name=suite_name)
+    to_build.append(suite_key)
+    urls = context.get_docs_sites_urls(resource_identifier=suite_key, only_if_exists=False)
+    return _url_to_path(urls[0]["site_url"]).resolve() if urls and urls[0].get("site_url") else None
