@@ -54,13 +54,19 @@ def attributed_events(journeys: DataFrame, journey_events: DataFrame, friction: 
     """The journeys' events with journey_start_date and the stage friction is attributed to:
     the event's stage or, with inherit_stage, that of the journey's latest earlier staged
     event (calls and CRM events match no stage rule); `(none)` when there is none."""
-    starts = journeys.select("journey_id", "journey_start_date")
-    ev = journey_events.join(starts, on="journey_id", how="inner")
+    return _with_start_dates(journeys, journey_events).withColumn("stage", _attributed_stage(friction))
+
+
+def _with_start_dates(journeys: DataFrame, journey_events: DataFrame) -> DataFrame:
+    return journey_events.join(journeys.select("journey_id", "journey_start_date"), on="journey_id", how="inner")
+
+
+def _attributed_stage(friction: FrictionConfig) -> Column:
     stage = F.col("stage")
     if friction.inherit_stage:
         upto_here = _in_order("journey_id").rowsBetween(Window.unboundedPreceding, Window.currentRow)
         stage = F.last("stage", ignorenulls=True).over(upto_here)
-    return ev.withColumn("stage", F.coalesce(stage, F.lit(NO_STAGE)))
+    return F.coalesce(stage, F.lit(NO_STAGE))
 
 
 def _common(ev: DataFrame, friction: FrictionConfig, error_event_types: list[str]) -> DataFrame:
@@ -221,6 +227,9 @@ def _low_survey_score(cfg) -> Rule:
     return lambda df: (df, low_nps | low_ces, detail)
 
 
+# escalation last: its window (journey order) then sits next to the attributed stage's
+_APPLY_ORDER = tuple(n for n in SIGNALS if n != "escalation_to_call") + ("escalation_to_call",)
+
 RULES = {
     "error_event": _error_event, "rage_click": _rage_click, "loop": _loop, "stall": _stall,
     "dead_end": _dead_end, "escalation_to_call": _escalation, "repeat_contact": _repeat_contact,
@@ -235,9 +244,10 @@ def friction_occurrences(journeys: DataFrame, journey_events: DataFrame, frictio
     it is attributed to, its touchpoint, stage, time and a short detail."""
     narrow = journey_events.select(*_RULE_COLUMNS, F.map_filter(
         "attributes", lambda k, v: k.isin(list(_RULE_ATTRIBUTES))).alias("attributes"))
-    df = _common(attributed_events(journeys, narrow, friction), friction, list(error_event_types))
+    # every window below is partitioned by the journey or finer: one shuffle by journey serves them all
+    df = _common(_with_start_dates(journeys, narrow).repartition("journey_id"), friction, list(error_event_types))
     found = []
-    for name in SIGNALS:
+    for name in _APPLY_ORDER:
         settings = getattr(friction.signals, name)
         if settings.enabled:
             df, flag, detail = RULES[name](settings)(df)
@@ -245,6 +255,9 @@ def friction_occurrences(journeys: DataFrame, journey_events: DataFrame, frictio
             df = df.withColumn(f"_hit_{name}", F.when(flag, F.struct(F.lit(name).alias("signal"),
                                                                      detail.alias("detail"))))
             found.append(F.col(f"_hit_{name}"))
+    # no rule reads the stage: taken last, right after the escalation rule, its window shares
+    # that rule's journey-order sort instead of needing a sort of its own
+    df = df.withColumn("stage", _attributed_stage(friction))
     hits = F.filter(F.array(*found), lambda x: x.isNotNull()) if found \
         else F.array().cast("array<struct<signal:string,detail:string>>")
     df = df.select("*", F.explode(hits).alias("_hit")).withColumnRenamed("event_at", "occurred_at")
