@@ -134,6 +134,18 @@ def test_column_mapping_renames_export_columns():
     ("2026-01-05T10:00:00+0530", "UTC", datetime(2026, 1, 5, 4, 30)),
     ("2026-01-05T10:00:00Z", "America/Chicago", datetime(2026, 1, 5, 10, 0)),
     ("1767607200", "UTC", datetime(2026, 1, 5, 10, 0)),
+    ("1767607200123", "UTC", datetime(2026, 1, 5, 10, 0, 0, 123000)),
+    ("2026-01-05T10:00:00.5-05:00", "Asia/Tokyo", datetime(2026, 1, 5, 15, 0, 0, 500000)),
+    ("2026-01-05T10:00:00+05", "UTC", datetime(2026, 1, 5, 5, 0)),
+    ("2026-01-05T10:00:00-0000", "America/Chicago", datetime(2026, 1, 5, 10, 0)),
+    (" 2026-01-05T10:00:00Z ", "America/Chicago", datetime(2026, 1, 5, 10, 0)),
+    ("2026-01-05", "America/Chicago", datetime(2026, 1, 5, 6, 0)),   # a date ends in "-05", not an offset
+    ("2026-01-13", "Asia/Tokyo", datetime(2026, 1, 12, 15, 0)),
+    ("2026-13-45T10:00:00Z", "UTC", None),
+    ("12345", "UTC", None),
+    ("99999999999999", "UTC", None),
+    ("Z", "UTC", None),
+    ("", "UTC", None),
 ])
 def test_timestamp_forms(spark, text, tz, expected):
     from jobs.normalize.typed import parse_timestamp

@@ -45,8 +45,10 @@ def _looks_like_utf16(value: Column) -> Column:
 
 
 def line_checks(value: Column, raw_bytes: Column, max_record_bytes: int) -> list[tuple[Column, Column]]:
-    # the UTF-16 count replaces the whole line: only lines with a NUL in them pay for it
-    has_nul = F.instr(value, "\u0000") > 0
+    # the UTF-16 count replaces the whole line: only lines with a NUL in them pay for it.
+    # `contains` compares bytes; `instr` also counts characters to report a position, and
+    # took 9 of the 21 s a warm parse of 1.07M clickstream lines cost
+    has_nul = value.contains("\u0000")
     return [
         (~F.is_valid_utf8(value), problem("INVALID_ENCODING", "line is not valid UTF-8")),
         (has_nul & _looks_like_utf16(value),
@@ -205,7 +207,7 @@ def parse_csv_lines(lines: DataFrame, header: CsvHeader, contract: Contract, del
     structural = first_problem(
         *line_checks(F.col("value"), F.col("raw_bytes"), max_record_bytes),
         (F.lit(bool(missing)), problem("MISSING_COLUMN", f"file header lacks required column(s): {', '.join(missing)}")),
-        ((F.length(value) - F.length(F.regexp_replace(value, '"', ""))) % 2 == 1,
+        ((F.length(value) - F.length(F.replace(value, F.lit('"'), F.lit("")))) % 2 == 1,
          problem("MALFORMED_CSV", "unbalanced double quote")),
         (n_fields != width,
          problem("WRONG_COLUMN_COUNT", F.format_string(f"%d fields, header has {width}", n_fields))),

@@ -19,13 +19,20 @@ _DOUBLE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 
 def parse_timestamp(text: Column, source_tz: str) -> Column:
-    """UTC timestamp from ISO-8601 (offset or naive in source_tz) or epoch seconds/millis; else null."""
+    """UTC timestamp from ISO-8601 (offset or naive in source_tz) or epoch seconds/millis; else null.
+
+    This runs on three columns of every event, so each form is recognised by its length or by a
+    regex over a few characters: each `rlike` decodes its whole input into a Java string first.
+    Spark's cast reads every offset form (`Z`, `+05`, `+0530`, `+05:30`) itself."""
     t = F.trim(text)
-    iso_offset = F.regexp_replace(t, r"(?i)([+-][0-9]{2})([0-9]{2})$", "$1:$2")
+    n = F.length(t)
     return (
-        F.when(t.rlike(r"^[0-9]{13}$"), F.timestamp_millis(t.cast("long")))
-        .when(t.rlike(r"^[0-9]{10}$"), F.timestamp_seconds(t.cast("long")))
-        .when(t.rlike(_OFFSET) & t.rlike(r"^[0-9]{4}-"), iso_offset.try_cast("timestamp"))
+        F.when((n == 13) & t.rlike(r"^[0-9]{13}$"), F.timestamp_millis(t.cast("long")))
+        .when((n == 10) & t.rlike(r"^[0-9]{10}$"), F.timestamp_seconds(t.cast("long")))
+        # an offset is at most 6 characters at the end ("+05:30") and follows a time: a bare date
+        # (10 characters) ends in "-05" too, and is a local date
+        .when((n > 10) & F.substring(t, -6, 6).rlike(_OFFSET) & F.substring(t, 1, 5).rlike(r"^[0-9]{4}-"),
+              t.try_cast("timestamp"))
         .when(t.rlike(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"),
               F.to_utc_timestamp(t.try_cast("timestamp"), source_tz))
     )
