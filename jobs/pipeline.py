@@ -233,9 +233,12 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
                 few = repeats.count() <= config.spark.max_broadcast_rows
                 classified = classify.mark_bots(classify.classify_events(mapped, repeats, broadcast=few),
                                                 config.bots.id_columns, config.bots.max_events_per_day)
-            classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+            classified = classify.raw_only_where_quarantined(classified).persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(classified)
             _count_outcomes(classified, result)
+            # the classified rows are cached now and hold all that is written from here: the typed
+            # rows' memory goes to the next source (at 10M each copy is gigabytes)
+            typed.unpersist()
             results.append(result)
             if spec.table == "events":
                 events_parts.append(classify.accepted(classified, "events"))

@@ -58,6 +58,22 @@ def test_skew_correction_and_lateness(spark, base_config):
     assert {r.arrival_date for r in rows.values()} == {date(2026, 1, 10)}
 
 
+def test_raw_line_is_kept_for_quarantined_rows_only(spark, base_config):
+    lines = [
+        _click("ok", "2026-01-10T09:00:00Z", "2026-01-10T09:00:01Z"),
+        _click("ok", "2026-01-10T09:00:00Z", "2026-01-10T09:00:02Z"),  # a later copy: duplicate
+        _click("too-late", "2026-01-05T12:00:00Z", "2026-01-10T08:00:00Z"),  # quarantined after typing
+        '{"event_id": "broken"',  # quarantined while parsing
+    ]
+    classified = classify.raw_only_where_quarantined(_clickstream(spark, base_config, lines))
+    raw = {r.source_line: (r._outcome, r.value) for r in classified.collect()}
+    assert raw == {1: ("out", None), 2: ("duplicate", None), 3: ("quarantined", lines[2]),
+                   4: ("quarantined", lines[3])}
+    quarantine = classify.quarantined(classified, "clickstream", date(2026, 1, 10)).collect()
+    assert sorted((r.reason_code, r.raw_record) for r in quarantine) == sorted(
+        [("LATE_BEYOND_WINDOW", lines[2]), ("MALFORMED_JSON", lines[3])])
+
+
 def test_earliest_received_copy_wins_and_history_counts(spark, base_config):
     lines = [
         _click("dup", "2026-01-10T09:00:00Z", "2026-01-10T09:00:09Z", properties={"copy": "second"}),

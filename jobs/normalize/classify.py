@@ -89,6 +89,12 @@ def mark_bots(classified: DataFrame, id_columns: list[str], max_events_per_day: 
     return df.drop(*[f"_{k}{i}" for i in range(len(id_columns)) for k in "bdn"])
 
 
+def raw_only_where_quarantined(classified: DataFrame) -> DataFrame:
+    """The raw line is kept for the quarantine table alone: nulled on every other row before the
+    classified rows are cached, it stops costing memory (most of a row's bytes) where it is not read."""
+    return classified.withColumn("value", F.when(F.col(OUTCOME) == QUARANTINED, F.col("value")))
+
+
 def bots(classified: DataFrame) -> DataFrame:
     return classified.where(F.col(OUTCOME) == BOT).select(
         *[F.col(f"_{c}").alias(c) if c.startswith("bot_") else c for c in table_contract("bots").column_names])
