@@ -35,6 +35,11 @@ def session_conf(config: Config) -> dict[str, str]:
         "spark.sql.adaptive.coalescePartitions.minPartitionNum": str(config.spark.shuffle_partitions),
         "spark.driver.memory": config.spark.driver_memory,
         "spark.ui.showConsoleProgress": "false",
+        # PySpark otherwise records the Python call site of every column function it is given
+        # (five more round trips to the JVM each, for the `DataFrame` context of an error
+        # message): a tiny night's normalize made 38,752 JVM calls instead of 15,012, and every
+        # step of a tiny date ran 8-17% longer (docs/performance.md). `spark.conf` can turn it on.
+        "spark.python.sql.dataFrameDebugging.enabled": "false",
         **config.spark.conf,
         **_FIXED,
     }

@@ -119,3 +119,13 @@ def test_files_are_read_and_shuffles_coalesced_into_as_many_pieces_as_shuffles_m
 
 def test_the_running_session_got_the_read_pieces(spark, base_config):
     assert spark.conf.get("spark.sql.files.minPartitionNum") == str(base_config.spark.shuffle_partitions)
+
+
+def test_pyspark_records_no_call_sites_unless_the_config_asks(spark, base_config):
+    # the tests' session is built from session_conf like every other: the setting reached it
+    assert spark.conf.get("spark.python.sql.dataFrameDebugging.enabled") == "false"
+    from pyspark.errors.utils import is_debugging_enabled
+
+    assert not is_debugging_enabled()
+    asks = base_config.with_overrides(spark={"conf": {"spark.python.sql.dataFrameDebugging.enabled": "true"}})
+    assert session_conf(asks)["spark.python.sql.dataFrameDebugging.enabled"] == "true"
