@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -171,7 +170,8 @@ def runs(spark, base_config, cluster, installed, tmp_path_factory):
                         {"JOURNEYS_PII_KEY": PIPELINE_KEY.secret.decode()})
     cluster_seconds = time.monotonic() - started
     return {"probe": probe, "submitted": submitted, "local": root / "wh_local", "remote": root / "wh_cluster",
-            "local_seconds": local_seconds, "cluster_seconds": cluster_seconds, "installed": installed}
+            "local_seconds": local_seconds, "cluster_seconds": cluster_seconds, "installed": installed,
+            "landing": landing, "day": day}
 
 
 def test_executors_import_the_installed_package_not_the_checkout(runs):
@@ -199,3 +199,32 @@ def test_cluster_run_matches_local_run(runs, cluster):
     print(f"\ncluster run: {runs['cluster_seconds']:.1f} s (local mode in the test's session: "
           f"{runs['local_seconds']:.1f} s); tables compared: {len(local)}, rows: "
           f"{sum(n for n, _ in local.values()):,}")
+
+
+def test_the_runs_logs_and_warehouse_hold_no_raw_pii_and_no_key(runs, cluster):
+    """What a deployment keeps of a run, scanned for every email, phone and name the generator
+    delivered and for the PII key: the driver's output (Python logging, progress, Spark's own
+    log), every executor's stdout and stderr in the worker's folder, the master's and worker's
+    logs, and the warehouse and validation pages the run wrote (restricted tables aside)."""
+    from tests.test_pii_scan import Catalog, assert_clean, restricted_tables, scan_log, scan_tree
+
+    submitted = runs["submitted"]
+    assert submitted.returncode == 0, submitted.stderr[-4000:]
+    secret = PIPELINE_KEY.secret.decode()
+    ipad, opad = PIPELINE_KEY.pads()
+    catalog = Catalog.from_landing(runs["landing"], {secret: "the PII key", ipad.hex(): "the key's inner pad",
+                                                     opad.hex(): "the key's outer pad"})
+    assert len(catalog.emails) > 10 and len(catalog.phones) > 10
+    driver = f"{submitted.stdout}\n{submitted.stderr}"
+    assert f"build {runs['day']}: identity took" in driver and "normalize clickstream:" in driver  # the run's log
+    assert_clean(scan_log(driver, catalog, "driver"), "the driver's output")
+    executor_logs = sorted((cluster["root"] / "work").glob("app-*/*/std*"))
+    assert len({p.parent for p in executor_logs}) >= 2  # the probe's executor and the pipeline's
+    assert any("Executor" in p.read_text(errors="replace") for p in executor_logs)
+    for path in [*executor_logs, cluster["logs"], *sorted((cluster["root"] / "logs").glob("*"))]:
+        assert_clean(scan_log(path.read_text(errors="replace"), catalog, path.name), str(path))
+    report = scan_tree(runs["remote"], catalog, exclude=tuple(restricted_tables()), label="cluster-warehouse")
+    print(f"\nthe cluster run's warehouse: {report.summary()}; logs scanned: driver, "
+          f"{len(executor_logs)} executor files, the daemons'")
+    assert_clean(report.findings, "the cluster run's warehouse")
+    assert report.files.get("parquet", 0) > 10 and report.files.get(".html", 0) > 10

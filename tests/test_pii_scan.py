@@ -17,7 +17,9 @@ What is searched for:
 documented as restricted (schemas/tables/quarantine.yaml `restricted: true`,
 docs/data_dictionary.md). The scan skips exactly the restricted tables and checks that this
 is documented; everything else must be clean. Each scan is shown to fail on planted PII.
-The Airflow side (task logs of a real DAG run) is at the end of tests/test_airflow_e2e.py.
+The Airflow side (task logs of a real DAG run) is at the end of tests/test_airflow_e2e.py; the
+logs a run on a Spark cluster leaves (driver, executors, daemons) and its warehouse are scanned in
+tests/test_cluster.py.
 """
 from __future__ import annotations
 
@@ -27,10 +29,7 @@ import hashlib
 import hmac
 import html
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +37,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PIPELINE_KEY, SHORT_RUN_JVM, TINY_DATA_CONF  # the key pipeline_warehouse hashes with
+from conftest import PIPELINE_KEY  # the key pipeline_warehouse hashes with
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
 
 # ------------------------------------------------------------------------------ scanner
@@ -422,59 +420,6 @@ def test_hashes_are_keyed_hmacs(pipeline_warehouse, pipeline_catalog):
         assert not got & plain, f"{kind} hashes include plain digests"
         checked += len(got)
     print(f"\n{checked} distinct hashes are HMAC-SHA-256 under the run's key")
-
-
-# ------------------------------------------------------------------------------ pipeline logs
-
-LOG_KEY = "cli-log-key-5e1f0a9c27d4b863"
-
-
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
-    """`journeys run` for one arrival date of small generated data, in its own process, as a
-    user runs it: its stdout and stderr (Python logging, progress, Spark's own log) are the logs."""
-    from jobs.config import load_config
-    from jobs.generator import generate
-
-    root = tmp_path_factory.mktemp("pii-cli")
-    summary = generate(root / "raw", customers=40, days=1, seed=23)
-    config = load_config(ROOT / "config" / "journeys.yaml").with_overrides(
-        warehouse=str(root / "warehouse"), sources={s: {"path": str(root / "raw" / s)} for s in SOURCES},
-        spark={"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g", "conf": TINY_DATA_CONF,
-               "jvm_options": SHORT_RUN_JVM})
-    config_file = root / "journeys.yaml"
-    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    day = summary["arrival_dates"][0]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEYS_")}
-    env.update(JOURNEYS_PII_KEY=LOG_KEY, PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
-    t0 = time.monotonic()
-    done = subprocess.run([str(BIN / "journeys"), "run", "--date", day, "--config", str(config_file)],
-                          env=env, capture_output=True, text=True, timeout=900)
-    seconds = time.monotonic() - t0
-    log = f"{done.stdout}\n{done.stderr}"
-    (root / "journeys-run.log").write_text(log)
-    assert done.returncode == 0, log[-3000:]
-    return root, day, log, seconds
-
-
-def test_pipeline_logs_hold_no_raw_pii_and_no_key(cli_run):
-    from jobs.normalize.pii import PiiKey
-
-    root, day, log, seconds = cli_run
-    ipad, opad = PiiKey(LOG_KEY.encode()).pads()
-    catalog = Catalog.from_landing(root / "raw", {LOG_KEY: "the PII key", ipad.hex(): "the key's inner pad",
-                                                  opad.hex(): "the key's outer pad"})
-    lines = log.splitlines()
-    findings = scan_log(log, catalog, "journeys run")
-    print(f"\n`journeys run --date {day}` took {seconds:.0f} s; scanned {len(lines)} log lines for {catalog.size}")
-    assert_clean(findings, f"the log of `journeys run` ({root / 'journeys-run.log'})")
-    assert f"processing arrival date {day}" in log and "balanced" in log  # it is the run's log
-    assert len(catalog.emails) > 10 and len(catalog.phones) > 10
-    # its warehouse and validation docs, written by the CLI process, are clean as well
-    report = scan_tree(root / "warehouse", catalog, exclude=tuple(restricted_tables()), label="cli-warehouse")
-    print(f"its warehouse: {report.summary()}")
-    assert_clean(report.findings, "the CLI run's warehouse")
-    assert report.files.get("parquet", 0) > 10 and report.files.get(".html", 0) > 10
 
 
 # ------------------------------------------------------------------------------ the scans can fail
