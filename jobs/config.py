@@ -125,7 +125,11 @@ class SparkConfig(_Strict):
         "back to its rows; the identity graph's ids and devices, which give each of the window's events its "
         "customer")
     driver_memory: str = Field("2g", pattern=r"^\d+[kmgKMG]$", description="spark.driver.memory (local mode)")
-    conf: dict[str, str] = Field(default_factory=dict, description="any other Spark settings")
+    conf: dict[str, str] = Field(default_factory=dict, description=(
+        "any other Spark settings; they override the project's defaults (jobs/spark_session.py), e.g. "
+        "`spark.python.sql.dataFrameDebugging.enabled: 'true'` to have PySpark name the Python line of a "
+        "failing column expression in its errors, which the project turns off (it cost a tiny date 8-17% "
+        "of its time)"))
     jvm_options: str = Field(
         "", description="JVM options for the driver and executors, after the project's own (spark-submit "
         "reads them before the job starts, so they cannot go in conf): e.g. `-XX:TieredStopAtLevel=1 "
