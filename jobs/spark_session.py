@@ -7,6 +7,7 @@ from pyspark.sql import SparkSession
 
 from jobs.config import Config
 from jobs.jvm import java_options
+from jobs.jvm_names import remember_jvm_names
 
 # Settings correctness depends on: UTC everywhere, exact map semantics, readable Parquet.
 _FIXED = {
@@ -57,4 +58,5 @@ def get_spark(config: Config) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    remember_jvm_names(spark.sparkContext._jvm)
     return spark

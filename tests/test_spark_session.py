@@ -129,3 +129,37 @@ def test_pyspark_records_no_call_sites_unless_the_config_asks(spark, base_config
     assert not is_debugging_enabled()
     asks = base_config.with_overrides(spark={"conf": {"spark.python.sql.dataFrameDebugging.enabled": "true"}})
     assert session_conf(asks)["spark.python.sql.dataFrameDebugging.enabled"] == "true"
+
+
+def _commands(spark, build) -> int:
+    """py4j commands sent to the JVM while `build()` runs a second time (the first may still
+    resolve the names it uses)."""
+    build()
+    client = spark.sparkContext._gateway._gateway_client
+    sent = []
+    real = client.send_command
+    client.send_command = lambda *a, **k: (sent.append(a[0]), real(*a, **k))[1]
+    try:
+        build()
+    finally:
+        del client.send_command
+    return len(sent)
+
+
+def test_jvm_classes_and_static_methods_are_looked_up_once(spark):
+    from pyspark.sql import functions as F
+
+    # a column function is one call into the JVM, not three (class, method, call)
+    assert _commands(spark, lambda: F.col("a")) == 1
+    assert _commands(spark, lambda: F.lit(1)) == 1
+    assert spark.range(3).select((F.col("id") * 2).alias("x")).collect()[-1].x == 4  # still right
+    jvm = spark.sparkContext._jvm
+    assert jvm.functions is jvm.functions and jvm.java.lang.Integer is jvm.java.lang.Integer
+    # a static field's value is read from the JVM every time, never kept
+    integer = jvm.java.lang.Integer
+    assert integer.MAX_VALUE == 2**31 - 1 and "MAX_VALUE" not in vars(integer)
+    assert _commands(spark, lambda: integer.MAX_VALUE) == 1
+    # a name the JVM does not know is still an error, and is not remembered as anything
+    with pytest.raises(Exception, match="does not exist"):
+        jvm.functions.no_such_function_here
+    assert "no_such_function_here" not in vars(jvm.functions)
