@@ -2,6 +2,8 @@
 points, CES mean, CSAT share, the key-touchpoint classes and the output suite."""
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import date, datetime
 
 import pytest
@@ -11,6 +13,7 @@ from jobs.analytics.touchpoints import touchpoints
 from jobs.contracts import table_contract
 from tests.friction_frames import DAY, call, ev, events_frame, journeys_frame
 from output_suite import check_output
+from tests.conftest import sql_settings
 
 DAY2 = date(2026, 1, 6)
 
@@ -155,3 +158,15 @@ def test_suite_fails_on_a_broken_frame(default, tmp_path):
     failed = " ".join(report.critical_failures)
     # the range, a pair rule and a rule conditioned on a boolean column all bite
     assert "customers" in failed and "nps" in failed and "first_touch_journeys" in failed
+
+
+def test_the_events_are_shuffled_by_journey_once(spark, frames):
+    """At scale the per-event friction counts are too large to broadcast, and the join by
+    event_id shuffles: the journey windows come before it, so nothing has to shuffle the
+    events back by journey after it."""
+    js, je, occ = frames
+    with sql_settings(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.enabled": "false"}):
+        plan = touchpoints(js, je, occ, FrictionConfig())._jdf.queryExecution().executedPlan().toString()
+    shuffles = Counter(re.findall(r"Exchange hashpartitioning\(([^)]*)\)", plan))
+    assert any(key.startswith("event_id#") for key in shuffles)  # the join this is about shuffles
+    assert [key for key, n in shuffles.items() if n > 1] == []  # no column's rows shuffled by it twice

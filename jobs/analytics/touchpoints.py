@@ -35,9 +35,11 @@ def touchpoints(journeys: DataFrame, journey_events: DataFrame, occurrences: Dat
     journey = Window.partitionBy("journey_id")
     # end touch: the last event before the conversion, or the last event of a dropped journey
     last_touch_step = F.max(F.when(~F.col("is_conversion"), F.col("step_number"))).over(journey)
-    ev = (ev.join(per_event, on="event_id", how="left")
-          .withColumn("_is_first", F.col("step_number") == F.min("step_number").over(journey))
-          .withColumn("_is_end", F.col("status").isin(ENDED) & (F.col("step_number") == last_touch_step)))
+    # the journey windows first, on the partitioning by journey the events already have; the
+    # join by event_id after them would otherwise have to be undone by a second shuffle by journey
+    ev = (ev.withColumn("_is_first", F.col("step_number") == F.min("step_number").over(journey))
+          .withColumn("_is_end", F.col("status").isin(ENDED) & (F.col("step_number") == last_touch_step))
+          .join(per_event, on="event_id", how="left"))
     s = config.survey
     nps_ok, ces_ok, csat_ok = _valid("nps_score", NPS_SCALE), _valid("ces_score", CES_SCALE), \
         _valid("csat_score", CSAT_SCALE)
