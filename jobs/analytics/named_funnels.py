@@ -173,14 +173,18 @@ def funnel_results(journeys: DataFrame, journey_events: DataFrame, funnels: list
         .withColumn("n_reached", F.coalesce("n_reached", F.lit(0)))
         .withColumn("seconds", F.coalesce("seconds", "no_times")))
     keys = ["journey_start_date", "funnel_name", "breakdown", "breakdown_value"]
-    journey_units = per_journey.select(*keys, "n_reached", "seconds", F.lit("journey").alias("unit"))
     # a customer counts once per start date at the furthest step any of that day's journeys reached
-    # (ties: the earliest journey), with that journey's times
-    best = F.min_by(F.struct("n_reached", "seconds"),
-                    F.struct(-F.col("n_reached"), F.col("started_at"), F.col("journey_id")))
-    customer_units = (per_journey.groupBy(*keys, "customer_key").agg(best.alias("b"))
-                      .select(*keys, "b.n_reached", "b.seconds", F.lit("customer").alias("unit")))
-    units = journey_units.unionByName(customer_units)
+    # (ties: the earliest journey), with that journey's times. Both units come out of one
+    # aggregate per customer: a union of the journey rows and that aggregate computed the walk,
+    # the join and the breakdowns twice
+    unit = F.struct("n_reached", "seconds")
+    best = F.min_by(unit, F.struct(-F.col("n_reached"), F.col("started_at"), F.col("journey_id")))
+    both = F.concat(F.transform("_journeys", lambda u: F.struct(F.lit("journey").alias("unit"), u.alias("u"))),
+                    F.array(F.struct(F.lit("customer").alias("unit"), F.col("_best").alias("u"))))
+    units = (per_journey.groupBy(*keys, "customer_key").agg(F.collect_list(unit).alias("_journeys"),
+                                                            best.alias("_best"))
+             .select(*keys, F.inline(both))
+             .select(*keys, "unit", "u.n_reached", "u.seconds"))
 
     per_step = units.select(*keys, "unit", "n_reached", F.posexplode("seconds").alias("pos", "sec"))
     step = (F.col("pos") + 1).cast("int")
