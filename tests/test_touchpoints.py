@@ -167,6 +167,8 @@ def test_the_events_are_shuffled_by_journey_once(spark, frames):
     js, je, occ = frames
     with sql_settings(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.enabled": "false"}):
         plan = touchpoints(js, je, occ, FrictionConfig())._jdf.queryExecution().executedPlan().toString()
-    shuffles = Counter(re.findall(r"Exchange hashpartitioning\(([^)]*)\)", plan))
+    # a reused shuffle is printed with the one it reuses: not a shuffle of its own
+    shuffles = Counter(key for line in plan.splitlines() if "ReusedExchange" not in line
+                       for key in re.findall(r"Exchange hashpartitioning\(([^)]*)\)", line))
     assert any(key.startswith("event_id#") for key in shuffles)  # the join this is about shuffles
     assert [key for key, n in shuffles.items() if n > 1] == []  # no column's rows shuffled by it twice
