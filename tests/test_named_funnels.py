@@ -202,6 +202,10 @@ def test_breakdowns_add_up_and_funnel_never_grows(results):
     rows = results.collect()
     for r in rows:
         assert r["entered"] <= r["population"] and r["reached"] <= r["previous_step_reached"] <= r["entered"]
+        # times exist exactly where some unit reached the step
+        times = (r["mean_seconds_from_entry"], r["median_seconds_from_entry"], r["p90_seconds_from_entry"])
+        assert all(t is not None for t in times) if r["reached"] else times == (None, None, None)
+    assert any(r["reached"] == 0 for r in rows) and any(r["entered"] == 0 for r in rows)
     alls = {(r["journey_start_date"], r["funnel_name"], r["unit"], r["step"]): r for r in rows
             if r["breakdown"] == "all"}
     for bd in ("segment", "channel", "device", "region"):

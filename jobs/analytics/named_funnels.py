@@ -186,22 +186,38 @@ def funnel_results(journeys: DataFrame, journey_events: DataFrame, funnels: list
              .select(*keys, F.inline(both))
              .select(*keys, "unit", "u.n_reached", "u.seconds"))
 
-    per_step = units.select(*keys, "unit", "n_reached", F.posexplode("seconds").alias("pos", "sec"))
-    step = (F.col("pos") + 1).cast("int")
+    # One row per unit for its population (step 0) and one per step it reached, with its time: a
+    # row per unit and step made the aggregate with the percentiles several times larger, and most
+    # units never enter. A step's row count is then the units that reached it.
     sec = F.col("sec")
+    rows = F.transform(F.sequence(F.lit(0), F.col("n_reached")),
+                       lambda i: F.struct(i.alias("step"), F.get(F.col("seconds"), i - 1).alias("sec")))
+    per_step = (units.select(*keys, "unit", F.inline(rows))
+                .groupBy(*keys, "unit", "step").agg(
+                    F.count(F.lit(1)).cast("long").alias("units"),
+                    # a sum of doubles depends on the order Spark adds them in, which differs between
+                    # local mode and a cluster: summed exactly (times have microsecond precision), then divided
+                    F.avg(sec.cast("decimal(24,6)")).cast("double").alias("mean"),
+                    # both percentiles from one buffer of values
+                    F.percentile(sec, F.array(F.lit(0.5), F.lit(0.9))).alias("percentiles")))
+    size = F.create_map(*[c for f in funnels for c in (F.lit(f.name), F.lit(len(f.steps)))])
+    by_step = F.col("_by_step")
+
+    def reaching(step: Column) -> Column:
+        return F.coalesce(by_step[step]["units"], F.lit(0).cast("long"))
+
+    grouped = (per_step.groupBy(*keys, "unit")
+               .agg(F.map_from_entries(F.collect_list(F.struct("step", F.struct("units", "mean", "percentiles"))))
+                    .alias("_by_step"))
+               .select("*", F.explode(F.sequence(F.lit(1), size[F.col("funnel_name")])).alias("step"))
+               .select(*keys, "unit", "step", reaching(F.lit(0)).alias("population"),
+                       reaching(F.lit(1)).alias("entered"), reaching(F.col("step")).alias("reached"),
+                       reaching(F.greatest(F.col("step") - 1, F.lit(1))).alias("previous_step_reached"),
+                       by_step[F.col("step")]["mean"].alias("mean_seconds_from_entry"),
+                       by_step[F.col("step")]["percentiles"][0].alias("median_seconds_from_entry"),
+                       by_step[F.col("step")]["percentiles"][1].alias("p90_seconds_from_entry")))
     names = F.create_map(*[c for f in funnels for c in (F.lit(f.name), F.array(*[F.lit(s) for s in f.step_names]))])
-    grouped = per_step.groupBy(*keys, "unit", step.alias("step")).agg(
-        F.count(F.lit(1)).cast("long").alias("population"),
-        F.sum((F.col("n_reached") >= 1).cast("long")).alias("entered"),
-        F.sum((F.col("n_reached") >= F.col("pos") + 1).cast("long")).alias("reached"),
-        F.sum((F.col("n_reached") >= F.greatest(F.col("pos"), F.lit(1))).cast("long")).alias("previous_step_reached"),
-        # a sum of doubles depends on the order Spark adds them in, which differs between local
-        # mode and a cluster: summed exactly (times have microsecond precision), then divided
-        F.avg(sec.cast("decimal(24,6)")).cast("double").alias("mean_seconds_from_entry"),
-        # both percentiles from one buffer of values
-        F.percentile(sec, F.array(F.lit(0.5), F.lit(0.9))).alias("_percentiles"),
-    ).withColumn("median_seconds_from_entry", F.col("_percentiles")[0]) \
-        .withColumn("p90_seconds_from_entry", F.col("_percentiles")[1])
+
     def rate(num: str, den: str) -> Column:
         return F.when(F.col(den) > 0, F.col(num) / F.col(den)).cast("double")   # null, not NaN
 
