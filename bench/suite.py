@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/suite.py --out bench/results            # 1M and 10M events, everything
     .venv/bin/python bench/suite.py --sizes 200000 --skip history  # a quick look
+    .venv/bin/python bench/suite.py --render bench/results/suite.json  # the tables of a finished run
 
 Measures, in one run, on this machine:
 - the generator's events per second (the largest size's generation);
@@ -29,6 +30,7 @@ import gzip
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -274,7 +276,7 @@ def markdown(r: dict) -> str:
                      + (f"≤ 600 s | {ok(p['seconds'], 600)} |" if s["events"] >= 10_000_000 else " | |"))
         lines.append(f"| events/s per core, {n} | {s['events_per_second_per_core']:,} | | |")
         lines.append(f"| peak memory, {n} (driver JVM + Python) | {p['peak_rss_mb']:,.0f} MB | | |")
-        lines.append(f"| I/O floor, {n} | {s['floor']['seconds']:,.0f} s | | |")
+        lines.append(f"| I/O floor, {n} | {s['floor']['seconds']:,.1f} s | | |")
         lines.append(f"| pipeline / I/O floor, {n} | {s['floor_multiple']}x | ≤ 4x | {ok(s['floor_multiple'], 4)} |")
         if s.get("shuffle_partitions"):
             lines.append(f"| shuffle partitions, {n} | {s['shuffle_partitions']} | | |")
@@ -290,7 +292,49 @@ def markdown(r: dict) -> str:
         k = r["skew"]
         lines.append(f"| bot day ({k['bot_events'] / 1e6:g}M-event bot added) / normal day | {k['ratio']} | ≤ 1.5 | "
                      f"{ok(k['ratio'], 1.5)} |")
+        lines.append(f"| bot day, {k['events'] / 1e6:g}M events + bot | {k['pipeline']['seconds']:,.0f} s | | |")
         lines.append(f"| bot rows set aside (rows_bot) | {k['pipeline']['rows_bot']:,} | | |")
+    return "\n".join(lines) + "\n" + breakdown(r)
+
+
+_STEP_SECONDS = re.compile(r"^(\w+): .*\((\d+(?:\.\d+)?) s\)$")
+_ROW_COUNTS = (("rows in", "rows_in"), ("out", "rows_out"), ("quarantined", "rows_quarantined"),
+               ("duplicate", "rows_duplicate"), ("bot", "rows_bot"), ("in the bots table", "bots_table_rows"))
+
+
+def step_seconds(pipeline: dict) -> dict[str, float]:
+    """Each step's seconds, from the progress lines jobs.pipeline.run_date printed ("build: ... (161.2 s)")."""
+    found = (_STEP_SECONDS.match(line) for line in pipeline.get("steps", []))
+    return {m.group(1): float(m.group(2)) for m in found if m}
+
+
+def breakdown(r: dict) -> str:
+    """Where each measured run's time went and where its rows went, one column a run."""
+    runs = [(f"{s['events'] / 1e6:g}M", s["pipeline"]) for s in r["sizes"]]
+    if "skew" in r:
+        runs.append((f"{r['skew']['events'] / 1e6:g}M + bot", r["skew"]["pipeline"]))
+    if not runs:
+        return ""
+    steps = [step_seconds(p) for _, p in runs]
+    phases = [p.get("build_phases") or {} for _, p in runs]
+    names = list(dict.fromkeys(k for s in steps for k in s))
+    phase_names = list(dict.fromkeys(k for ph in phases for k in ph))
+
+    def row(label, values):
+        return f"| {label} | " + " | ".join(values) + " |"
+
+    def secs(value):
+        return "" if value is None else f"{value:,.1f} s"
+
+    lines = ["", row("step", [name for name, _ in runs]), "|---|" + "---:|" * len(runs)]
+    for name in names:
+        lines.append(row(name, [secs(s.get(name)) for s in steps]))
+        if name == "build":
+            lines += [row(f"build: {ph}", [secs(p.get(ph)) for p in phases]) for ph in phase_names]
+    lines.append(row("whole day", [secs(p["seconds"]) for _, p in runs]))
+    for label, key in _ROW_COUNTS:
+        lines.append(row(label, ["" if p.get(key) is None else f"{p[key]:,}" for _, p in runs]))
+    lines.append(row("balanced", ["yes" if p.get("balanced") else "**no**" for _, p in runs]))
     return "\n".join(lines) + "\n"
 
 
@@ -308,6 +352,7 @@ def main() -> None:
                    help="spark.shuffle_partitions for every size (default: 8 per million events, at least 8)")
     p.add_argument("--work", default=None, help="folder for the generated data (default: the system's temp)")
     p.add_argument("--out", default="bench/results")
+    p.add_argument("--render", metavar="SUITE_JSON", help="print the tables of an earlier run's suite.json and exit")
     # one measurement in this process (the suite starts these itself)
     p.add_argument("--measure", choices=["pipeline", "floor"], help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -322,6 +367,9 @@ def main() -> None:
                   if args.measure == "pipeline"
                   else measure_floor(args.raw, args.warehouse, args.driver_memory, args.partitions))
         Path(args.result).write_text(json.dumps(result, indent=2))
+        return
+    if args.render:
+        print(markdown(json.loads(Path(args.render).read_text())), end="")
         return
     results = run_suite(args)
     out = Path(args.out)
