@@ -129,7 +129,8 @@ class SparkConfig(_Strict):
         "any other Spark settings; they override the project's defaults (jobs/spark_session.py), e.g. "
         "`spark.python.sql.dataFrameDebugging.enabled: 'true'` to have PySpark name the Python line of a "
         "failing column expression in its errors, which the project turns off (it cost a tiny date 8-17% "
-        "of its time)"))
+        "of its time), or `spark.sql.ui.retainedExecutions: '1000'` to have the Spark UI keep more than the "
+        "project's 200 latest queries (Spark's default 1,000 held hundreds of MB of plans in a session that runs many dates)"))
     jvm_options: str = Field(
         "", description="JVM options for the driver and executors, after the project's own (spark-submit "
         "reads them before the job starts, so they cannot go in conf): e.g. `-XX:TieredStopAtLevel=1 "

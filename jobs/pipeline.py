@@ -25,6 +25,7 @@ from jobs.normalize.pii import PiiKey, drop_key, with_key
 from jobs.normalize.sources import SourceSpec, source_specs
 from jobs.normalize.typed import apply_contract
 from jobs.quality import QualityThresholds, ValidationFailed, load_semantic, render_data_docs, validate
+from jobs.spark_session import releases_dropped_frames
 
 log = logging.getLogger("journeys")
 
@@ -171,6 +172,7 @@ def run_date(spark: SparkSession, config: Config, run_day: date, key: PiiKey,
     return result
 
 
+@releases_dropped_frames
 def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, run_id: str | None = None) -> RunResult:
     """Read, validate, normalize and reconcile one arrival date; stage events, quarantine and
     crm_customers for the publish step. A failure appends failed rows to pipeline_runs."""

@@ -1,13 +1,19 @@
 """The one place a SparkSession is configured."""
 from __future__ import annotations
 
+import functools
+import gc
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
 from jobs.config import Config
 from jobs.jvm import java_options
 from jobs.jvm_names import remember_jvm_names
+
+T = TypeVar("T")
 
 # Settings correctness depends on: UTC everywhere, exact map semantics, readable Parquet.
 _FIXED = {
@@ -41,6 +47,14 @@ def session_conf(config: Config) -> dict[str, str]:
         # message): a tiny night's normalize made 38,752 JVM calls instead of 15,012, and every
         # step of a tiny date ran 8-17% longer (docs/performance.md). `spark.conf` can turn it on.
         "spark.python.sql.dataFrameDebugging.enabled": "false",
+        # The UI keeps every query's plan and metrics, 1,000 queries by default: in one session
+        # running night after night (`journeys run` over dates, bench/history.py) the driver's
+        # heap after a full GC had grown to 656 MB by the ninth night of 500 customers, about
+        # twice what it held with a bounded UI. A step's UI still shows its latest 200 queries.
+        "spark.sql.ui.retainedExecutions": "200",
+        "spark.ui.retainedJobs": "200",
+        "spark.ui.retainedStages": "200",
+        "spark.ui.retainedTasks": "20000",
         **config.spark.conf,
         **_FIXED,
     }
@@ -60,3 +74,20 @@ def get_spark(config: Config) -> SparkSession:
     spark.sparkContext.setLogLevel("ERROR")
     remember_jvm_names(spark.sparkContext._jvm)
     return spark
+
+
+def releases_dropped_frames(step: Callable[..., T]) -> Callable[..., T]:
+    """A step that, once it returns, frees the JVM side of every DataFrame it let go of.
+
+    py4j releases a JVM object only when its Python proxy dies, and Great Expectations keeps the
+    frames it validated in reference cycles, which live until Python's rare full collection.
+    Each such frame pins its query plans in the driver and, through them, the broadcast hash
+    tables they built (32 MB pages): a 2,000-customer history run in one session went into
+    full-GC thrash on its eighth night. A full collection costs well under a second a step."""
+    @functools.wraps(step)
+    def run(*args, **kwargs):
+        try:
+            return step(*args, **kwargs)
+        finally:
+            gc.collect()
+    return run

@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 from jobs import __version__, faults, storage
 from jobs.analytics.analyse import TABLES as ANALYTICS_TABLES
 from jobs.config import Config, ConfigError, load_config
+from jobs.spark_session import releases_dropped_frames
 
 log = logging.getLogger("journeys.steps")
 STEPS = ("normalize", "build", "validate", "publish", "all")
@@ -42,6 +43,7 @@ def build_step(spark: SparkSession, config: Config, day: date, window_start: dat
     return build(spark, config, day, window_start)
 
 
+@releases_dropped_frames
 def validate_step(spark: SparkSession, config: Config, day: date) -> list:
     """Great Expectations output suites on the staged tables; a critical failure raises."""
     from jobs.quality import QualityThresholds, ValidationFailed, render_data_docs

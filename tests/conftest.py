@@ -1,6 +1,8 @@
 """One Spark session for the whole test run (starting Spark is the slow part)."""
 from __future__ import annotations
 
+import gc
+import json
 import os
 from contextlib import contextmanager
 from datetime import date
@@ -147,10 +149,40 @@ def _build_pipeline_warehouse(spark, base_config, root: Path):
     # Built with the tests' tiny-data settings (12% faster; docs/performance.md): the production
     # SQL settings run a whole date in tests/test_cluster.py, whose tables must equal a run with
     # these, and tests/test_pipeline.py reads this warehouse with them
-    results = []
-    for day in earlier:
-        results.append(normalize(spark, config, day, PIPELINE_KEY))
-        steps.publish_step(spark, config, day)
-    results.append(run_date(spark, config, last, PIPELINE_KEY))
+    results, left_alive = [], {}
+    with FramesLeftAlive() as alive:
+        for day in earlier:
+            results.append(normalize(spark, config, day, PIPELINE_KEY))
+            left_alive[f"{day} normalize"] = alive()
+            steps.publish_step(spark, config, day)
+        results.append(run_date(spark, config, last, PIPELINE_KEY))
+        left_alive[f"{last} run_date"] = alive()
+    (root / "frames_left_alive.json").write_text(json.dumps(left_alive))
     return config, summary, results
+
+
+class FramesLeftAlive:
+    """Counts the DataFrames made inside the block that are still alive. Python's automatic
+    collection is off meanwhile, so a frame is gone only if the code freed it itself: one left
+    in a reference cycle keeps its JVM plans (and the broadcasts they hold) until Python's rare
+    full collection, which is how one session running night after night ran out of driver
+    memory (jobs/spark_session.py releases_dropped_frames)."""
+
+    def __enter__(self):
+        from pyspark.sql import DataFrame
+
+        self._is_frame = lambda o: isinstance(o, DataFrame)
+        gc.collect()
+        # held, so that no new frame can reuse an old one's id
+        self._before = [o for o in gc.get_objects() if self._is_frame(o)]
+        self._ids = {id(o) for o in self._before}
+        gc.disable()
+        return self
+
+    def __call__(self) -> int:
+        return sum(1 for o in gc.get_objects() if self._is_frame(o) and id(o) not in self._ids)
+
+    def __exit__(self, *exc):
+        gc.enable()
+        self._before = []
 

@@ -19,6 +19,7 @@ from jobs.generator.identity_score import score, truth_ids
 from jobs.normalize.pii import PiiKey
 from jobs.pipeline import normalize
 from jobs.storage import read_table
+from tests.conftest import FramesLeftAlive
 
 SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
 KEY = PiiKey(b"journeys-test-key-0123456789")
@@ -51,24 +52,28 @@ def fortnight(spark, base_config, tmp_path_factory):
     full = base.with_overrides(warehouse=str(root / "full"))
     for cfg in (inc, full):
         shutil.copytree(base.warehouse, cfg.warehouse)
-    nightly, left_stored = [], []
+    nightly, left_stored, left_alive = [], [], []
     stored = lambda: set(spark.sparkContext._jsc.getPersistentRDDs().keySet())  # noqa: E731
-    for day in dates:
-        before = stored()
-        nightly.append(steps.build_step(spark, inc, day))
-        steps.publish_step(spark, inc, day)
-        left_stored.append(stored() - before)
+    with FramesLeftAlive() as alive:
+        for day in dates:
+            before = stored()
+            nightly.append(steps.build_step(spark, inc, day))
+            steps.publish_step(spark, inc, day)
+            left_stored.append(stored() - before)
+            left_alive.append(alive())
     first = read_table(spark, full.warehouse, "events").agg(F.min("event_date")).first()[0]
     rebuild = steps.build_step(spark, full, dates[-1], window_start=first)
     steps.publish_step(spark, full, dates[-1])
     return {"raw": raw, "inc": inc, "full": full, "dates": dates, "nightly": nightly, "rebuild": rebuild,
-            "left_stored": left_stored}
+            "left_stored": left_stored, "left_alive": left_alive}
 
 
 def test_a_night_leaves_nothing_stored_in_the_session(fortnight):
     """`journeys run` over a range and the benchmarks keep one session for every night: a cached
     frame or checkpoint left behind by each night ended a 30-night run in a driver OOM."""
     assert fortnight["left_stored"] == [set()] * len(fortnight["dates"])
+    # nor a frame that only Python's full collection would free, with its JVM plans and broadcasts
+    assert fortnight["left_alive"] == [0] * len(fortnight["dates"])
 
 
 def test_incremental_equals_full_rebuild(spark, fortnight):

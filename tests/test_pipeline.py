@@ -5,6 +5,7 @@ import csv
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -32,6 +33,14 @@ def test_every_malformed_row_is_quarantined_with_the_true_reason(spark, generate
     got = {(r.source, r.source_file, r.source_line): r.reason_code for r in q}
     assert got == truth
     assert len(truth) > 20
+
+
+def test_no_step_leaves_a_validated_frame_for_python_to_find_later(generated):
+    """The raw gate and the output suites run Great Expectations, which keeps the frames it
+    checked in reference cycles: the steps free them before they return."""
+    config, raw, summary, results = generated
+    left = json.loads((Path(config.warehouse).parent / "frames_left_alive.json").read_text())
+    assert len(left) == len(results) and set(left.values()) == {0}, left
 
 
 def test_books_balance_and_duplicates_match_truth(spark, generated):

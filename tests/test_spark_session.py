@@ -131,6 +131,14 @@ def test_pyspark_records_no_call_sites_unless_the_config_asks(spark, base_config
     assert session_conf(asks)["spark.python.sql.dataFrameDebugging.enabled"] == "true"
 
 
+
+def test_the_ui_keeps_a_bounded_history_that_the_config_can_widen():
+    shipped = load_config(ROOT / "config" / "journeys.yaml")
+    conf = session_conf(shipped)
+    assert conf["spark.sql.ui.retainedExecutions"] == "200" and conf["spark.ui.retainedTasks"] == "20000"
+    wide = shipped.with_overrides(spark={"conf": {"spark.sql.ui.retainedExecutions": "1000"}})
+    assert session_conf(wide)["spark.sql.ui.retainedExecutions"] == "1000"
+
 def _commands(spark, build) -> int:
     """py4j commands sent to the JVM while `build()` runs a second time (the first may still
     resolve the names it uses)."""
