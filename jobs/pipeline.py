@@ -233,8 +233,11 @@ def normalize(spark: SparkSession, config: Config, run_day: date, key: PiiKey, r
                 repeats = classify.repeated_copies(mapped, history).persist(StorageLevel.MEMORY_AND_DISK)
                 persisted.append(repeats)
                 few = repeats.count() <= config.spark.max_broadcast_rows
-                classified = classify.mark_bots(classify.classify_events(mapped, repeats, broadcast=few),
-                                                config.bots.id_columns, config.bots.max_events_per_day)
+                events = classify.classify_events(mapped, repeats, broadcast=few)
+                heavy = classify.heavy_ids(events, config.bots.id_columns,
+                                           config.bots.max_events_per_day).persist(StorageLevel.MEMORY_AND_DISK)
+                persisted.append(heavy)
+                classified = classify.mark_bots(events, heavy, config.bots.id_columns)
             classified = classify.raw_only_where_quarantined(classified).persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(classified)
             _count_outcomes(classified, result)

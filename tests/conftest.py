@@ -149,16 +149,26 @@ def _build_pipeline_warehouse(spark, base_config, root: Path):
     # Built with the tests' tiny-data settings (12% faster; docs/performance.md): the production
     # SQL settings run a whole date in tests/test_cluster.py, whose tables must equal a run with
     # these, and tests/test_pipeline.py reads this warehouse with them
-    results, left_alive = [], {}
+    results, left = [], {}
+    cached_before = cached_plans(spark)
     with FramesLeftAlive() as alive:
         for day in earlier:
             results.append(normalize(spark, config, day, PIPELINE_KEY))
-            left_alive[f"{day} normalize"] = alive()
+            left[f"{day} normalize"] = [alive(), cached_plans(spark) - cached_before]
             steps.publish_step(spark, config, day)
         results.append(run_date(spark, config, last, PIPELINE_KEY))
-        left_alive[f"{last} run_date"] = alive()
-    (root / "frames_left_alive.json").write_text(json.dumps(left_alive))
+        left[f"{last} run_date"] = [alive(), cached_plans(spark) - cached_before]
+    (root / "left_behind.json").write_text(json.dumps(left))
     return config, summary, results
+
+
+def cached_plans(spark) -> int:
+    """Plans in Spark's cache manager. A persisted frame stays there, whole plan and all, until it
+    is unpersisted, even if it was never computed; getPersistentRDDs shows only computed ones."""
+    manager = spark._jsparkSession.sharedState().cacheManager()
+    field = manager.getClass().getDeclaredField("cachedData")
+    field.setAccessible(True)
+    return field.get(manager).size()
 
 
 class FramesLeftAlive:

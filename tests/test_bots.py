@@ -16,6 +16,10 @@ def _classified(spark, rows):
                                        f"{classify.OUTCOME} string")
 
 
+def _mark_bots(classified, id_columns, max_events_per_day):
+    return classify.mark_bots(classified, classify.heavy_ids(classified, id_columns, max_events_per_day), id_columns)
+
+
 def test_ids_above_the_threshold_on_a_date_become_bot_rows(spark):
     rows = ([(f"a{i}", "dev-bot", None, D1, "out") for i in range(6)]          # 6 on D1: a bot that day
             + [(f"b{i}", "dev-bot", None, D2, "out") for i in range(2)]        # 2 on D2: not that day
@@ -23,7 +27,7 @@ def test_ids_above_the_threshold_on_a_date_become_bot_rows(spark):
             + [("d0", "dev-x", None, D1, "out"), ("d1", "dev-x", None, D1, "out")]
             + [(f"q{i}", "dev-bot", None, D1, "quarantined") for i in range(5)]  # not accepted: not counted, kept
             + [("z", "dev-bot", None, D1, "duplicate")])
-    got = classify.mark_bots(_classified(spark, rows), ["anonymous_id", "user_id"], 3)
+    got = _mark_bots(_classified(spark, rows), ["anonymous_id", "user_id"], 3)
     by_id = {r.event_id: r for r in got.collect()}
     assert len(by_id) == len(rows)
     bots = {k for k, r in by_id.items() if r[classify.OUTCOME] == "bot"}
@@ -36,13 +40,13 @@ def test_ids_above_the_threshold_on_a_date_become_bot_rows(spark):
 
 def test_the_first_listed_id_column_wins(spark):
     rows = [(f"e{i}", "dev-1", "user-1", D1, "out") for i in range(5)]
-    got = classify.mark_bots(_classified(spark, rows), ["user_id", "anonymous_id"], 4)
+    got = _mark_bots(_classified(spark, rows), ["user_id", "anonymous_id"], 4)
     assert {(r._bot_id_type, r._bot_id) for r in got.collect()} == {("user_id", "user-1")}
 
 
 def test_exactly_at_the_threshold_is_not_a_bot(spark):
     rows = [(f"e{i}", "dev-1", None, D1, "out") for i in range(3)]
-    got = classify.mark_bots(_classified(spark, rows), ["anonymous_id"], 3)
+    got = _mark_bots(_classified(spark, rows), ["anonymous_id"], 3)
     assert got.where(F.col(classify.OUTCOME) == "bot").count() == 0
 
 

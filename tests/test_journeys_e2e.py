@@ -19,7 +19,7 @@ from jobs.generator.identity_score import score, truth_ids
 from jobs.normalize.pii import PiiKey
 from jobs.pipeline import normalize
 from jobs.storage import read_table
-from tests.conftest import FramesLeftAlive
+from tests.conftest import FramesLeftAlive, cached_plans
 
 SOURCES = ("clickstream", "crm_customers", "crm_activities", "calls")
 KEY = PiiKey(b"journeys-test-key-0123456789")
@@ -56,10 +56,10 @@ def fortnight(spark, base_config, tmp_path_factory):
     stored = lambda: set(spark.sparkContext._jsc.getPersistentRDDs().keySet())  # noqa: E731
     with FramesLeftAlive() as alive:
         for day in dates:
-            before = stored()
+            before, plans_before = stored(), cached_plans(spark)
             nightly.append(steps.build_step(spark, inc, day))
             steps.publish_step(spark, inc, day)
-            left_stored.append(stored() - before)
+            left_stored.append((stored() - before, cached_plans(spark) - plans_before))
             left_alive.append(alive())
     first = read_table(spark, full.warehouse, "events").agg(F.min("event_date")).first()[0]
     rebuild = steps.build_step(spark, full, dates[-1], window_start=first)
@@ -71,7 +71,7 @@ def fortnight(spark, base_config, tmp_path_factory):
 def test_a_night_leaves_nothing_stored_in_the_session(fortnight):
     """`journeys run` over a range and the benchmarks keep one session for every night: a cached
     frame or checkpoint left behind by each night ended a 30-night run in a driver OOM."""
-    assert fortnight["left_stored"] == [set()] * len(fortnight["dates"])
+    assert fortnight["left_stored"] == [(set(), 0)] * len(fortnight["dates"])
     # nor a frame that only Python's full collection would free, with its JVM plans and broadcasts
     assert fortnight["left_alive"] == [0] * len(fortnight["dates"])
 

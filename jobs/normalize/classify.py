@@ -61,11 +61,11 @@ def classify_latest(records: DataFrame, key: str, version: str) -> DataFrame:
     return df.withColumn(OUTCOME, outcome).drop("_copy")
 
 
-def mark_bots(classified: DataFrame, id_columns: list[str], max_events_per_day: int) -> DataFrame:
-    """Accepted events of an id with more than `max_events_per_day` of them on one event date
-    become bot rows (`_bot_id_type`, `_bot_id`, `_bot_events`; the first listed id column that
-    trips wins). Found with an aggregate, whose partial counts spread a hot key, and joined
-    back by broadcast: no window and no shuffle ever holds one bot's rows in one task."""
+def heavy_ids(classified: DataFrame, id_columns: list[str], max_events_per_day: int) -> DataFrame:
+    """(`_id_type`, `_id`, `event_date`, `_n`) of every id with more than `max_events_per_day`
+    accepted events on one event date: a handful of rows, found with an aggregate, whose partial
+    counts spread a hot key. mark_bots reads it once per id column: the caller caches it, and
+    drops it with the rest of its caches (cached here, it outlived every night of a long session)."""
     out = F.col(OUTCOME) == OUT
     heavy = None
     for col in id_columns:
@@ -74,7 +74,14 @@ def mark_bots(classified: DataFrame, id_columns: list[str], max_events_per_day: 
                   .where(F.col("count") > max_events_per_day)
                   .select(F.lit(col).alias("_id_type"), "_id", "event_date", F.col("count").alias("_n")))
         heavy = counts if heavy is None else heavy.unionByName(counts)
-    heavy = heavy.persist()  # a handful of rows, used once per id column
+    return heavy
+
+
+def mark_bots(classified: DataFrame, heavy: DataFrame, id_columns: list[str]) -> DataFrame:
+    """Accepted events of an id in `heavy` (heavy_ids) become bot rows (`_bot_id_type`,
+    `_bot_id`, `_bot_events`; the first listed id column that trips wins). `heavy` is joined
+    back by broadcast: no window and no shuffle ever holds one bot's rows in one task."""
+    out = F.col(OUTCOME) == OUT
     df = classified
     for i, col in enumerate(id_columns):
         hits = heavy.where(F.col("_id_type") == col).select(
